@@ -1,0 +1,59 @@
+"""Zero-dependency client for the Mosaic Stack Telemetry API v1."""
+
+from __future__ import annotations
+
+import logging as _logging
+
+from .builder import EventBuilder
+from .cache import PredictionCache
+from .config import TelemetryConfig
+from .enums import Complexity, Harness, Outcome, Provider, QualityGate, RepoSizeCategory, TaskType
+from .errors import ConfigurationError, TelemetryError, ValidationError
+from .models import (
+    BatchEventRequest,
+    BatchEventResponse,
+    BatchEventResult,
+    CorrectionFactors,
+    PredictionData,
+    PredictionMetadata,
+    PredictionQuery,
+    PredictionResponse,
+    QualityPrediction,
+    TaskCompletionEvent,
+    TokenDistribution,
+)
+from .queue import EventQueue
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BatchEventRequest",
+    "BatchEventResponse",
+    "BatchEventResult",
+    "Complexity",
+    "ConfigurationError",
+    "CorrectionFactors",
+    "EventBuilder",
+    "EventQueue",
+    "Harness",
+    "Outcome",
+    "PredictionCache",
+    "PredictionData",
+    "PredictionMetadata",
+    "PredictionQuery",
+    "PredictionResponse",
+    "Provider",
+    "QualityGate",
+    "QualityPrediction",
+    "RepoSizeCategory",
+    "TaskCompletionEvent",
+    "TaskType",
+    "TelemetryConfig",
+    "TelemetryError",
+    "TokenDistribution",
+    "ValidationError",
+    "__version__",
+]
+
+# A library never configures logging; the host decides where records go.
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())

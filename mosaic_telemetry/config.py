@@ -1,0 +1,151 @@
+"""TelemetryConfig: every setting of the client, with environment overrides and checks."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass, fields
+from typing import Any
+from uuid import UUID
+
+__all__ = ["DEFAULT_USER_AGENT", "ENV_PREFIX", "TelemetryConfig", "mask_secret"]
+
+DEFAULT_USER_AGENT = "mosaicstack-telemetry-python/0.1.0"
+ENV_PREFIX = "MOSAIC_TELEMETRY_"
+
+_TRUTHY = frozenset({"1", "true", "yes"})
+_API_KEY = re.compile(r"\A[0-9a-fA-F]{64}\Z")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Env vars that fill a field only when the constructor left it empty.
+_FILL_FROM_ENV = {
+    "server_url": "SERVER_URL",
+    "api_key": "API_KEY",
+    "instance_id": "INSTANCE_ID",
+    "ca_file": "CA_FILE",
+}
+
+
+def mask_secret(secret: str) -> str:
+    """Return a form of ``secret`` that is safe to print: its last 4 characters at most."""
+    if not secret:
+        return "''"
+    if len(secret) <= 8:
+        return "'***'"
+    return f"'***{secret[-4:]}'"
+
+
+@dataclass(repr=False)
+class TelemetryConfig:
+    """All settings of a :class:`TelemetryClient`.
+
+    ``MOSAIC_TELEMETRY_ENABLED`` always overrides ``enabled``;
+    ``MOSAIC_TELEMETRY_SERVER_URL``, ``_API_KEY``, ``_INSTANCE_ID`` and ``_CA_FILE``
+    fill their field only when it was left empty. Trailing slashes of
+    ``server_url`` are stripped.
+    """
+
+    server_url: str = ""
+    api_key: str = ""
+    instance_id: str = ""
+    enabled: bool = True
+    submit_interval_seconds: float = 300.0
+    max_queue_size: int = 1000
+    batch_size: int = 100
+    request_timeout_seconds: float = 10.0
+    prediction_cache_ttl_seconds: float = 21600.0
+    dry_run: bool = False
+    max_retries: int = 3
+    user_agent: str = DEFAULT_USER_AGENT
+    shutdown_timeout_seconds: float = 5.0
+    ca_file: str = ""
+    gzip: bool = False
+
+    def __post_init__(self) -> None:
+        env = os.environ
+        enabled = env.get(ENV_PREFIX + "ENABLED")
+        if enabled is not None:
+            self.enabled = enabled.strip().lower() in _TRUTHY
+        for name, suffix in _FILL_FROM_ENV.items():
+            if not getattr(self, name):
+                value = env.get(ENV_PREFIX + suffix)
+                if value:
+                    setattr(self, name, value)
+        if isinstance(self.server_url, str):
+            self.server_url = self.server_url.rstrip("/")
+
+    def validate(self) -> list[str]:
+        """Check every setting; return one message per problem (empty when valid)."""
+        problems: list[str] = []
+        url = self.server_url
+        if not isinstance(url, str) or not url:
+            problems.append("server_url must be set (for example https://telemetry.example.com)")
+        elif not url.startswith(("http://", "https://")):
+            problems.append(f"server_url must start with http:// or https://, got {url[:60]!r}")
+        elif _CONTROL.search(url) or " " in url:
+            problems.append("server_url must not contain spaces or control characters")
+        key = self.api_key
+        if not isinstance(key, str) or not _API_KEY.match(key):
+            problems.append(
+                "api_key must be 64 hexadecimal characters, "
+                f"got {len(key) if isinstance(key, str) else 0} characters"
+            )
+        try:
+            UUID(str(self.instance_id))
+        except ValueError:
+            problems.append(
+                f"instance_id must be a UUID string, got {str(self.instance_id)[:60]!r}"
+            )
+        problems.extend(self._number_problems())
+        if not isinstance(self.user_agent, str) or _CONTROL.search(self.user_agent):
+            problems.append("user_agent must be a string without control characters")
+        if self.ca_file and not os.path.isfile(self.ca_file):
+            problems.append(f"ca_file must name a readable file, got {self.ca_file[:200]!r}")
+        return problems
+
+    def _number_problems(self) -> list[str]:
+        problems: list[str] = []
+        for name in (
+            "submit_interval_seconds",
+            "request_timeout_seconds",
+            "shutdown_timeout_seconds",
+        ):
+            if not _is_positive_number(getattr(self, name)):
+                problems.append(f"{name} must be positive, got {getattr(self, name)!r}")
+        ttl = self.prediction_cache_ttl_seconds
+        if not _is_number(ttl) or ttl < 0:
+            problems.append(f"prediction_cache_ttl_seconds must be 0 or more, got {ttl!r}")
+        size = self.max_queue_size
+        if not _is_int(size) or size <= 0:
+            problems.append(f"max_queue_size must be positive, got {size!r}")
+        batch = self.batch_size
+        if not _is_int(batch) or not 1 <= batch <= 100:
+            problems.append(f"batch_size must be between 1 and 100, got {batch!r}")
+        retries = self.max_retries
+        if not _is_int(retries) or retries < 0:
+            problems.append(f"max_retries must be 0 or more, got {retries!r}")
+        return problems
+
+    def __repr__(self) -> str:
+        parts = []
+        for f in fields(self):
+            if f.name.startswith("_"):
+                continue
+            value: Any = getattr(self, f.name)
+            text = mask_secret(value) if f.name == "api_key" else repr(value)
+            parts.append(f"{f.name}={text}")
+        return f"TelemetryConfig({', '.join(parts)})"
+
+    __str__ = __repr__
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_positive_number(value: object) -> bool:
+    return _is_number(value) and value > 0  # type: ignore[operator]  # _is_number narrowed it
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
