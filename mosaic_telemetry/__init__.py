@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging as _logging
 
+from ._stats import ClientStats
 from .builder import EventBuilder
 from .cache import PredictionCache
+from .client import TelemetryClient
 from .config import TelemetryConfig
 from .enums import Complexity, Harness, Outcome, Provider, QualityGate, RepoSizeCategory, TaskType
 from .errors import ConfigurationError, TelemetryError, ValidationError
@@ -30,6 +32,7 @@ __all__ = [
     "BatchEventRequest",
     "BatchEventResponse",
     "BatchEventResult",
+    "ClientStats",
     "Complexity",
     "ConfigurationError",
     "CorrectionFactors",
@@ -48,6 +51,7 @@ __all__ = [
     "RepoSizeCategory",
     "TaskCompletionEvent",
     "TaskType",
+    "TelemetryClient",
     "TelemetryConfig",
     "TelemetryError",
     "TokenDistribution",

@@ -57,6 +57,10 @@ class PredictionCache:
         with self._lock:
             self._entries.clear()
 
+    def _after_fork(self) -> None:
+        """In a forked child: a fresh lock (the parent's may have been held at fork time)."""
+        self._lock = threading.Lock()
+
     @property
     def size(self) -> int:
         """Number of entries, expired ones not yet read included."""

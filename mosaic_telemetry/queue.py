@@ -17,7 +17,7 @@ T = TypeVar("T")
 class _BoundedFifo(Generic[T]):
     """The queue's logic, for any item type (events in production, ints in tests)."""
 
-    __slots__ = ("_dropped", "_items", "_lock", "_max_size")
+    __slots__ = ("_dropped", "_items", "_lock", "_max_size", "_puts")
 
     def __init__(self, max_size: int = 1000) -> None:
         if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
@@ -27,6 +27,7 @@ class _BoundedFifo(Generic[T]):
         self._items: deque[T] = deque(maxlen=max_size)
         self._lock = threading.Lock()
         self._dropped = 0
+        self._puts = 0
 
     def put(self, item: T) -> None:
         """Append ``item``; when full, the oldest item is evicted and counted."""
@@ -34,6 +35,7 @@ class _BoundedFifo(Generic[T]):
             if len(self._items) == self._max_size:
                 self._dropped += 1
             self._items.append(item)
+            self._puts += 1
 
     def drain(self, max_items: int) -> list[T]:
         """Remove and return up to ``max_items`` of the oldest items, oldest first."""
@@ -83,6 +85,11 @@ class _BoundedFifo(Generic[T]):
     def dropped(self) -> int:
         """How many items were evicted because the queue was full."""
         return self._dropped
+
+    @property
+    def total_put(self) -> int:
+        """How many items :meth:`put` has taken since creation (evicted ones included)."""
+        return self._puts
 
     def __len__(self) -> int:
         return len(self._items)

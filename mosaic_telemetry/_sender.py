@@ -1,0 +1,268 @@
+"""Delivery policy: one batch or one set of queries, with retries, splits and accounting."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from ._http import (
+    EVENTS_PATH,
+    PREDICTIONS_PATH,
+    HttpResult,
+    Verdict,
+    backoff_delay,
+    classify_status,
+    encode_json,
+    error_message,
+    parse_retry_after,
+)
+from .errors import TelemetryError, ValidationError
+from .models import (
+    MAX_PREDICTION_QUERIES,
+    BatchEventResponse,
+    PredictionQuery,
+    PredictionResponse,
+    TaskCompletionEvent,
+)
+from .transport import Transport, TransportError
+
+if TYPE_CHECKING:
+    import random
+
+    from ._stats import Tally
+    from .config import TelemetryConfig
+
+__all__ = ["Sender", "Sleeper"]
+
+logger = logging.getLogger(__name__)
+
+Sleeper = Callable[[float, "threading.Event | None"], bool]
+"""``sleeper(seconds, interrupt)`` waits and returns True when ``interrupt`` cut it short."""
+
+_MAX_CAUSES = 256
+
+
+def real_sleeper(seconds: float, interrupt: threading.Event | None) -> bool:
+    """Wait ``seconds``, or less if ``interrupt`` is set meanwhile; True if interrupted."""
+    if interrupt is not None:
+        return interrupt.wait(seconds)
+    threading.Event().wait(seconds)
+    return False
+
+
+class Sender:
+    """Sends batches and prediction queries by the protocol's status policy.
+
+    Every event handed to :meth:`deliver` is settled in the tally exactly once
+    (sent, rejected or dropped) or returned to the caller to be put back.
+    """
+
+    def __init__(
+        self,
+        config: TelemetryConfig,
+        tally: Tally,
+        *,
+        clock: Callable[[], float],
+        sleeper: Sleeper,
+    ) -> None:
+        self._config = config
+        self._tally = tally
+        self._clock = clock
+        self._sleeper = sleeper
+        self._max_retries = max(0, int(config.max_retries))
+        self._request_timeout_s = float(config.request_timeout_seconds)
+        self._transport: Transport | None = None
+        self._transport_lock = threading.Lock()
+        self._causes_seen: set[str] = set()
+        self._rng: random.Random | None = None
+        self.not_before = 0.0
+        """Monotonic time before which no request should go out (from ``Retry-After``)."""
+
+    def _get_transport(self) -> Transport:
+        if self._transport is None:
+            with self._transport_lock:
+                if self._transport is None:
+                    self._transport = Transport(self._config)
+        return self._transport
+
+    def _log_cause(self, cause: str, *args: object) -> None:
+        """WARNING the first time a distinct cause is seen, DEBUG after that."""
+        if cause in self._causes_seen:
+            logger.debug(cause, *args)
+            return
+        if len(self._causes_seen) < _MAX_CAUSES:
+            self._causes_seen.add(cause)
+        logger.warning(cause, *args)
+
+    # -- events ---------------------------------------------------------------
+
+    def deliver(
+        self,
+        batch: Sequence[TaskCompletionEvent],
+        deadline: float,
+        interrupt: threading.Event | None,
+    ) -> list[TaskCompletionEvent]:
+        """Send ``batch``; settle what ends here and return the events to put back."""
+        count = len(batch)
+        try:
+            if self._config.dry_run:
+                logger.info(
+                    "dry run: would send %d event(s), first event_id %s", count, batch[0].event_id
+                )
+                self._tally.settle(count, sent=count, batches=1)
+                return []
+            body = encode_json({"events": [event.to_dict() for event in batch]})
+            result = self._post(EVENTS_PATH, body, deadline, interrupt)
+            if result is None:
+                return list(batch)
+            verdict = classify_status(result.status)
+            if verdict is Verdict.SUCCESS:
+                self._settle_success(batch, result)
+                return []
+            if verdict is not Verdict.SPLIT or count == 1:
+                message = error_message(result.body)
+                self._drop(count, f"HTTP {result.status}: {message}")
+                return []
+        except TelemetryError as exc:  # a configuration the transport refuses
+            self._drop(count, str(exc))
+            return []
+        except Exception as exc:  # a bug must cost these events, never the host
+            logger.exception("telemetry dropped %d event(s) after an unexpected error", count)
+            self._tally.error(f"unexpected {type(exc).__name__}")
+            self._tally.settle(count, dropped_errors=count)
+            return []
+        half = count // 2
+        logger.debug("HTTP 413 for %d events: sending two halves", count)
+        first = self.deliver(batch[:half], deadline, interrupt)
+        return first + self.deliver(batch[half:], deadline, interrupt)
+
+    def _drop(self, count: int, cause: str) -> None:
+        self._tally.error(cause)
+        self._log_cause("telemetry dropped a batch the server refused: %s", cause)
+        self._tally.settle(count, dropped_errors=count)
+
+    def _settle_success(self, batch: Sequence[TaskCompletionEvent], result: HttpResult) -> None:
+        count = len(batch)
+        rejected = 0
+        if result.body.strip():
+            try:
+                if result.truncated:
+                    raise ValidationError(
+                        "BatchEventResponse",
+                        [{"field": "__root__", "message": "must be at most 1 MiB", "value": None}],
+                    )
+                response = BatchEventResponse.from_json(result.body)
+            except ValidationError as exc:
+                self._tally.add("invalid_responses")
+                self._tally.error(f"unreadable 2xx response: {str(exc)[:200]}")
+                self._log_cause("telemetry server sent an unreadable 2xx body: %s", str(exc)[:200])
+            else:
+                ids = {event.event_id for event in batch}
+                for item in response.results:
+                    if item.status == "rejected" and item.event_id in ids:
+                        ids.discard(item.event_id)
+                        rejected += 1
+                        self._log_cause(
+                            "telemetry event rejected by the server: %s",
+                            item.error or "(no reason)",
+                        )
+        self._tally.settle(count, sent=count - rejected, rejected=rejected, batches=1)
+
+    # -- predictions ----------------------------------------------------------
+
+    def fetch_predictions(
+        self, queries: Sequence[PredictionQuery], deadline: float
+    ) -> list[tuple[PredictionQuery, PredictionResponse]]:
+        """Ask for ``queries`` in chunks of at most 50; skip (and log) a chunk that fails."""
+        answers: list[tuple[PredictionQuery, PredictionResponse]] = []
+        for start in range(0, len(queries), MAX_PREDICTION_QUERIES):
+            chunk = queries[start : start + MAX_PREDICTION_QUERIES]
+            try:
+                answers.extend(self._fetch_chunk(chunk, deadline))
+            except TelemetryError as exc:
+                self._tally.error(f"predictions: {exc}")
+                self._log_cause("telemetry predictions not refreshed: %s", str(exc))
+        return answers
+
+    def _fetch_chunk(
+        self, chunk: Sequence[PredictionQuery], deadline: float
+    ) -> list[tuple[PredictionQuery, PredictionResponse]]:
+        body = encode_json({"queries": [query.to_dict() for query in chunk]})
+        result = self._post(PREDICTIONS_PATH, body, deadline, None)
+        if result is None:
+            raise TelemetryError("the server did not answer in time")
+        if classify_status(result.status) is not Verdict.SUCCESS:
+            raise TelemetryError(f"HTTP {result.status}: {error_message(result.body)}")
+        try:
+            import json  # noqa: PLC0415
+
+            data = json.loads(result.body)
+            items = data["results"]
+            if not isinstance(items, list) or len(items) != len(chunk):
+                raise TypeError
+            responses = [PredictionResponse.from_dict(item) for item in items]
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
+            self._tally.add("invalid_responses")
+            raise TelemetryError(
+                f"unreadable predictions response ({type(exc).__name__})"
+            ) from None
+        return list(zip(chunk, responses, strict=True))
+
+    # -- one request, with retries ----------------------------------------------
+
+    def _post(
+        self, path: str, body: bytes, deadline: float, interrupt: threading.Event | None
+    ) -> HttpResult | None:
+        """POST with retries on transient failures; ``None`` when they were exhausted."""
+        transport = self._get_transport()
+        clock = self._clock
+        attempt = 0
+        while True:
+            wait_s = self.not_before - clock()
+            if wait_s > 0 and (clock() + wait_s >= deadline or self._sleeper(wait_s, interrupt)):
+                return None
+            remaining = deadline - clock()
+            if remaining <= 0:
+                return None
+            retry_after: float | None = None
+            try:
+                result = transport.post(
+                    path, body, timeout_s=min(self._request_timeout_s, remaining)
+                )
+            except TransportError as exc:
+                failure = str(exc)
+            else:
+                if classify_status(result.status) is not Verdict.RETRY:
+                    return result
+                failure = f"HTTP {result.status}: {error_message(result.body)}"
+                retry_after = parse_retry_after(result.retry_after)
+            self._tally.error(failure)
+            if attempt >= self._max_retries:
+                self._log_cause(
+                    "telemetry send failed after %d attempt(s): %s", attempt + 1, failure
+                )
+                return None
+            if retry_after is not None:
+                delay = retry_after
+                self.not_before = clock() + retry_after
+            else:
+                delay = backoff_delay(attempt, rng=self._jitter())
+            if clock() + delay >= deadline:
+                logger.debug("telemetry retry skipped: %.2fs wait passes the deadline", delay)
+                return None
+            self._tally.add("retries")
+            logger.debug(
+                "telemetry send failed (%s); retry %d in %.2fs", failure, attempt + 1, delay
+            )
+            if self._sleeper(delay, interrupt):
+                return None
+            attempt += 1
+
+    def _jitter(self) -> random.Random:
+        if self._rng is None:
+            import random  # noqa: PLC0415  # first retry only
+
+            self._rng = random.Random()  # jitter, not cryptography
+        return self._rng
