@@ -87,14 +87,25 @@ class Sender:
                     self._transport = Transport(self._config)
         return self._transport
 
-    def _log_cause(self, cause: str, *args: object) -> None:
+    def _log_cause(self, template: str, *args: object) -> None:
         """WARNING the first time a distinct cause is seen, DEBUG after that."""
-        if cause in self._causes_seen:
-            logger.debug(cause, *args)
+        text = self._redact(template % args)
+        if text in self._causes_seen:
+            logger.debug("%s", text)
             return
         if len(self._causes_seen) < _MAX_CAUSES:
-            self._causes_seen.add(cause)
-        logger.warning(cause, *args)
+            self._causes_seen.add(text)
+        logger.warning("%s", text)
+
+    def _redact(self, text: str) -> str:
+        """``text`` without the API key (a server may echo what it was sent)."""
+        key = self._config.api_key
+        if isinstance(key, str) and len(key) >= 4 and key in text:
+            return text.replace(key, "***")
+        return text
+
+    def _server_says(self, result: HttpResult) -> str:
+        return self._redact(f"HTTP {result.status}: {error_message(result.body)}")
 
     # -- events ---------------------------------------------------------------
 
@@ -122,8 +133,7 @@ class Sender:
                 self._settle_success(batch, result)
                 return []
             if verdict is not Verdict.SPLIT or count == 1:
-                message = error_message(result.body)
-                self._drop(count, f"HTTP {result.status}: {message}")
+                self._drop(count, self._server_says(result))
                 return []
         except TelemetryError as exc:  # a configuration the transport refuses
             self._drop(count, str(exc))
@@ -139,6 +149,7 @@ class Sender:
         return first + self.deliver(batch[half:], deadline, interrupt)
 
     def _drop(self, count: int, cause: str) -> None:
+        cause = self._redact(cause)
         self._tally.error(cause)
         self._log_cause("telemetry dropped a batch the server refused: %s", cause)
         self._tally.settle(count, dropped_errors=count)
@@ -156,7 +167,7 @@ class Sender:
                 response = BatchEventResponse.from_json(result.body)
             except ValidationError as exc:
                 self._tally.add("invalid_responses")
-                self._tally.error(f"unreadable 2xx response: {str(exc)[:200]}")
+                self._tally.error(self._redact(f"unreadable 2xx response: {str(exc)[:200]}"))
                 self._log_cause("telemetry server sent an unreadable 2xx body: %s", str(exc)[:200])
             else:
                 ids = {event.event_id for event in batch}
@@ -182,7 +193,7 @@ class Sender:
             try:
                 answers.extend(self._fetch_chunk(chunk, deadline))
             except TelemetryError as exc:
-                self._tally.error(f"predictions: {exc}")
+                self._tally.error(self._redact(f"predictions: {exc}"))
                 self._log_cause("telemetry predictions not refreshed: %s", str(exc))
         return answers
 
@@ -194,7 +205,7 @@ class Sender:
         if result is None:
             raise TelemetryError("the server did not answer in time")
         if classify_status(result.status) is not Verdict.SUCCESS:
-            raise TelemetryError(f"HTTP {result.status}: {error_message(result.body)}")
+            raise TelemetryError(self._server_says(result))
         try:
             import json  # noqa: PLC0415
 
@@ -236,7 +247,7 @@ class Sender:
             else:
                 if classify_status(result.status) is not Verdict.RETRY:
                     return result
-                failure = f"HTTP {result.status}: {error_message(result.body)}"
+                failure = self._server_says(result)
                 retry_after = parse_retry_after(result.retry_after)
             self._tally.error(failure)
             if attempt >= self._max_retries:

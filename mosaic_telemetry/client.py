@@ -39,6 +39,8 @@ _fork_hook_lock = threading.Lock()
 
 
 def _after_fork_in_child() -> None:
+    global _fork_hook_lock  # noqa: PLW0603  # the parent may have held it at fork time
+    _fork_hook_lock = threading.Lock()
     for client in list(_live_clients):
         client._reset_after_fork()
 
@@ -116,6 +118,7 @@ class TelemetryClient:
         self._run_id = 0
         self._thread: threading.Thread | None = None
         self._pool_executor: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         self._coordinator: ThreadPoolExecutor | None = None
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -138,8 +141,10 @@ class TelemetryClient:
         return interrupt is not None and interrupt.is_set()
 
     def _pool(self) -> Executor | None:
-        """The client's HTTP thread pool, created on first use (None once stopping)."""
-        with self._lifecycle:
+        """The client's HTTP thread pool, created on first use."""
+        # Its own lock, not the life-cycle one: stop() holds that while it flushes,
+        # and a worker asking for the pool then must not wait for stop() to end.
+        with self._pool_lock:
             if self._pool_executor is None:
                 from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
 
@@ -171,6 +176,7 @@ class TelemetryClient:
     @property
     def stats(self) -> ClientStats:
         """A snapshot of the delivery counters (see :class:`ClientStats`)."""
+        self._check_fork()
         queue = self._queue
         return self._tally.snapshot(
             tracked=queue.total_put, dropped_queue_full=queue.dropped, queued=queue.size
@@ -194,7 +200,7 @@ class TelemetryClient:
         try:
             if not self._enabled:
                 return
-            if self._pid != _getpid():
+            if self._pid != _getpid():  # inline: this is the hot path
                 self._reset_after_fork()
             given: object = event  # the annotation is a promise callers may break
             if not isinstance(given, TaskCompletionEvent):
@@ -246,6 +252,7 @@ class TelemetryClient:
         if not self._enabled:
             return True
         try:
+            self._check_fork()
             # Without a running submitter, stay on the caller's thread: plugin
             # sandboxes that call flush() themselves may not want threads at all.
             inline = not self.is_running
@@ -253,6 +260,11 @@ class TelemetryClient:
         except Exception:
             logger.exception("telemetry flush failed")
             return False
+
+    def _check_fork(self) -> None:
+        """After a fork the hooks missed (a C-level fork), start this process afresh."""
+        if self._pid != _getpid():
+            self._reset_after_fork()
 
     def _deadline(self, timeout: float | None) -> float:
         return self._clock() + (self._shutdown_s if timeout is None else max(0.0, timeout))
@@ -263,6 +275,7 @@ class TelemetryClient:
         """Start the background thread (no-op when disabled or already running)."""
         if not self._enabled:
             return
+        self._check_fork()
         with self._lifecycle:
             if self.is_running:
                 return
@@ -309,6 +322,7 @@ class TelemetryClient:
         """
         if not self._enabled:
             return
+        self._check_fork()
         deadline = self._deadline(timeout)
         with self._lifecycle:
             thread = self._signal_stop()
@@ -336,7 +350,8 @@ class TelemetryClient:
             logger.warning("telemetry shutdown: %d event(s) could not be delivered in time", left)
 
     def _close(self) -> None:
-        pool, self._pool_executor = self._pool_executor, None
+        with self._pool_lock:
+            pool, self._pool_executor = self._pool_executor, None
         coordinator, self._coordinator = self._coordinator, None
         for executor in (pool, coordinator):
             if executor is not None:
