@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from enum import Enum
@@ -30,6 +31,8 @@ __all__ = [
     "str_map_or_none",
     "to_datetime",
     "to_uuid",
+    "uuid_from_text",
+    "uuid_text",
 ]
 
 E = TypeVar("E", bound=Enum)
@@ -68,12 +71,21 @@ def check_fields(
             errors.append({"field": name, "message": exc.message, "value": value})
         except ValidationError as exc:  # a nested model: prefix its field names
             errors.extend(
-                {"field": f"{name}.{e['field']}", "message": e["message"], "value": e["value"]}
+                {
+                    "field": join_field(name, e["field"]),
+                    "message": e["message"],
+                    "value": e["value"],
+                }
                 for e in exc.errors
             )
     if errors:
         raise ValidationError(model, errors)
     return values
+
+
+def join_field(outer: str, inner: str) -> str:
+    """``outer.inner``, or ``outer[i]...`` when ``inner`` is an index."""
+    return f"{outer}{inner}" if inner.startswith("[") else f"{outer}.{inner}"
 
 
 def int_range(lo: int, hi: int | None = None) -> Rule:
@@ -195,6 +207,44 @@ _UUID_TEXT = re.compile(
 )
 
 
+_CANONICAL_UUID = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+_canonical_uuid = _CANONICAL_UUID.fullmatch
+_last_uuid: tuple[str, UUID] = ("", UUID(int=0))
+
+
+def uuid_from_text(text: str) -> UUID:
+    """Parse the canonical 36-character form quickly (the last one is remembered).
+
+    Raises:
+        ValueError: ``text`` is not in the canonical form.
+    """
+    global _last_uuid  # noqa: PLW0603  # one-entry cache: events repeat their instance_id
+    last_text, last_value = _last_uuid
+    if text == last_text:
+        return last_value
+    if type(text) is not str or _canonical_uuid(text) is None:
+        raise ValueError(text)
+    value = UUID(text)
+    _last_uuid = (text, value)
+    return value
+
+
+_last_text_of: tuple[UUID | None, str] = (None, "")
+
+
+def uuid_text(value: UUID) -> str:
+    """``str(value)``, remembering the last one (events repeat their instance_id)."""
+    global _last_text_of  # noqa: PLW0603  # one-entry cache
+    last_value, last_text = _last_text_of
+    if value is last_value:
+        return last_text
+    text = str(value)
+    _last_text_of = (value, text)
+    return text
+
+
 def to_uuid(value: Any) -> UUID:
     """A ``UUID``, or its string in any form ``uuid.UUID`` reads."""
     if type(value) is UUID:
@@ -202,7 +252,7 @@ def to_uuid(value: Any) -> UUID:
     if isinstance(value, UUID):
         return UUID(int=value.int)
     if isinstance(value, str) and _UUID_TEXT.match(value):
-        return UUID(value)
+        return UUID(str(value))
     raise Invalid("must be a UUID or its string form")
 
 
@@ -210,6 +260,12 @@ _RFC3339 = re.compile(
     r"\A(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
     r"(?:([Zz])|([+-])(\d{2}):?(\d{2}))?)?\Z"
 )
+
+
+# On 3.11+ datetime.fromisoformat reads "Z"; it is used for the common lengths only
+# (seconds or microseconds, with "Z" or "+hh:mm"), after the RFC 3339 pattern matched.
+_fromisoformat = datetime.fromisoformat if sys.version_info >= (3, 11) else None
+_ISO_LENGTHS = frozenset({20, 25, 27, 32})
 
 
 def parse_datetime(text: str) -> datetime:
@@ -221,6 +277,13 @@ def parse_datetime(text: str) -> datetime:
     match = _RFC3339.match(text)
     if match is None:
         raise ValueError(text)
+    if _fromisoformat is not None and len(text) in _ISO_LENGTHS:
+        try:  # the C parser, for the forms it reads exactly as the rules below would
+            value = _fromisoformat(text)
+        except ValueError:
+            pass
+        else:
+            return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
     year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = match.groups()
     micro = int((fraction or "0")[:6].ljust(6, "0"))
     tz = timezone.utc
@@ -257,11 +320,17 @@ def to_datetime(value: Any) -> datetime:
 
 def format_datetime(value: datetime) -> str:
     """RFC 3339 text: ``Z`` for UTC, microseconds only when non-zero."""
+    if value.tzinfo is timezone.utc:  # the common case, without a copy
+        return value.isoformat()[:-6] + "Z"
     offset = value.utcoffset()
     if offset is None or not offset:
-        text = value.replace(tzinfo=None).isoformat()
-        return text + "Z"
+        return value.replace(tzinfo=None).isoformat() + "Z"
+    if offset % _MINUTE:  # RFC 3339 offsets have no seconds: write the instant in UTC
+        return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat() + "Z"
     return value.isoformat()
+
+
+_MINUTE = timedelta(minutes=1)
 
 
 def dict_of_int(*keys: str) -> Rule:

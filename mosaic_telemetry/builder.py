@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from ._validation import Invalid, to_uuid
 from .enums import Complexity, Harness, Outcome, Provider, QualityGate, RepoSizeCategory, TaskType
 from .models import TaskCompletionEvent
 
@@ -23,8 +24,12 @@ class EventBuilder:
     __slots__ = ("_values",)
 
     def __init__(self, instance_id: str | UUID) -> None:
+        try:  # parsed once here, so every build() takes the event's fast path
+            parsed_id: str | UUID = to_uuid(instance_id)
+        except Invalid:
+            parsed_id = instance_id  # build() reports it with every other problem
         self._values: dict[str, Any] = {
-            "instance_id": instance_id,
+            "instance_id": parsed_id,
             "task_type": TaskType.UNKNOWN,
             "complexity": Complexity.MEDIUM,
             "harness": Harness.UNKNOWN,
@@ -153,15 +158,8 @@ class EventBuilder:
         Raises:
             ValidationError: a value set on the builder breaks a rule of the event.
         """
-        values = self._values
-        # Fresh lists per event, so events built from one builder never share them.
-        return TaskCompletionEvent(
-            **{
-                **values,
-                "quality_gates_run": list(values["quality_gates_run"]),
-                "quality_gates_failed": list(values["quality_gates_failed"]),
-            }
-        )
+        # The event copies the gate lists, so events built here never share them.
+        return TaskCompletionEvent(**self._values)
 
     def __repr__(self) -> str:
         return f"EventBuilder(instance_id={str(self._values['instance_id'])!r})"

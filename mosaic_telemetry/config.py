@@ -7,7 +7,8 @@ import os
 import re
 from dataclasses import dataclass, fields
 from typing import Any
-from uuid import UUID
+
+from ._validation import Invalid, to_uuid
 
 __all__ = ["DEFAULT_USER_AGENT", "ENV_PREFIX", "TelemetryConfig", "mask_secret"]
 
@@ -91,8 +92,8 @@ class TelemetryConfig:
                 f"got {len(key) if isinstance(key, str) else 0} characters"
             )
         try:
-            UUID(str(self.instance_id))
-        except ValueError:
+            to_uuid(self.instance_id)
+        except Invalid:
             problems.append(
                 f"instance_id must be a UUID string, got {str(self.instance_id)[:60]!r}"
             )

@@ -54,4 +54,15 @@ class ValidationError(TelemetryError, ValueError):
         return f"{count} validation {noun} for {self.model}: {parts}"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.model, self._errors))
+        return (type(self), (self.model, [_picklable(e) for e in self._errors]))
+
+
+def _picklable(error: dict[str, Any]) -> dict[str, Any]:
+    """``error`` with a value that pickles (else its short repr), so the error travels."""
+    import pickle  # noqa: PLC0415  # only when an error is pickled
+
+    try:
+        pickle.dumps(error["value"])
+    except Exception:
+        return {**error, "value": _short_repr(error["value"])}
+    return error

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -20,6 +19,7 @@ from ._validation import (
     float_range,
     format_datetime,
     int_range,
+    join_field,
     list_of_enum,
     optional,
     parse_datetime,
@@ -27,8 +27,11 @@ from ._validation import (
     str_map_or_none,
     to_datetime,
     to_uuid,
+    uuid_from_text,
+    uuid_text,
 )
 from .enums import Complexity, Harness, Outcome, Provider, QualityGate, RepoSizeCategory, TaskType
+from .errors import ValidationError
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -91,8 +94,21 @@ def list_of(model: type[M], lo: int, hi: int | None = None) -> Rule:
         if not isinstance(value, (list, tuple)):
             raise Invalid(f"must be a list of {model.__name__}")
         if len(value) < lo or (hi is not None and len(value) > hi):
-            raise Invalid(f"must hold {size_text}, got {len(value)}")
-        return [item_rule(item) for item in value]
+            raise Invalid(f"must hold {size_text} (it holds {len(value)})")
+        items: list[M] = []
+        errors: list[dict[str, Any]] = []
+        for index, item in enumerate(value):
+            try:
+                items.append(item_rule(item))
+            except Invalid as exc:
+                errors.append({"field": f"[{index}]", "message": exc.message, "value": item})
+            except ValidationError as exc:
+                errors.extend(
+                    {**e, "field": join_field(f"[{index}]", e["field"])} for e in exc.errors
+                )
+        if errors:
+            raise ValidationError(model.__name__, errors)
+        return items
 
     return check
 
@@ -146,7 +162,7 @@ class TaskCompletionEvent(Model):
     _RULES: ClassVar[tuple[tuple[str, Rule], ...]] = (
         ("instance_id", to_uuid),
         ("event_id", to_uuid),
-        ("schema_version", str_length(1, 20)),
+        ("schema_version", any_str),
         ("timestamp", to_datetime),
         ("task_duration_ms", int_range(0, MAX_DURATION_MS)),
         ("task_type", enum_of(TaskType)),
@@ -183,7 +199,6 @@ class TaskCompletionEvent(Model):
             type(self.instance_id) is UUID
             and type(self.event_id) is UUID
             and type(self.schema_version) is str
-            and 1 <= len(self.schema_version) <= 20
             and type(ts) is datetime
             and ts.tzinfo is _UTC
             and type(self.task_duration_ms) is int
@@ -225,6 +240,9 @@ class TaskCompletionEvent(Model):
                 self.repo_size_category is None or type(self.repo_size_category) is RepoSizeCategory
             )
         ):
+            # Own copies, as the rules make: the caller's lists stay the caller's.
+            self.quality_gates_run = [*self.quality_gates_run]
+            self.quality_gates_failed = [*self.quality_gates_failed]
             return
         self._validate()
 
@@ -232,7 +250,7 @@ class TaskCompletionEvent(Model):
         """Return the JSON-ready dict of the wire format (schema 1.0)."""
         repo = self.repo_size_category
         return {
-            "instance_id": str(self.instance_id),
+            "instance_id": uuid_text(self.instance_id),
             "event_id": str(self.event_id),
             "schema_version": self.schema_version,
             "timestamp": format_datetime(self.timestamp),
@@ -283,16 +301,10 @@ _OUTCOMES: Mapping[Any, Outcome] = Outcome._value2member_map_  # type: ignore[as
 _GATES: Mapping[Any, QualityGate] = QualityGate._value2member_map_  # type: ignore[assignment]
 _REPO_SIZES: Mapping[Any, RepoSizeCategory] = RepoSizeCategory._value2member_map_  # type: ignore[assignment]
 
-if sys.version_info >= (3, 11):
-    _fromisoformat = datetime.fromisoformat
-else:  # 3.10's fromisoformat does not read "Z"
-    _fromisoformat = parse_datetime
 
-
-def _fast_timestamp(text: str) -> datetime:
-    value = _fromisoformat(text)
-    if value.tzinfo is None:
-        return value.replace(tzinfo=_UTC)
+def _exact_list(value: Any) -> list[Any]:
+    if type(value) is not list:
+        raise TypeError
     return value
 
 
@@ -302,10 +314,10 @@ def _event_values_fast(data: Mapping[str, Any]) -> dict[str, Any]:
         raise TypeError
     repo = data["repo_size_category"]
     return {
-        "instance_id": UUID(data["instance_id"]),
-        "event_id": UUID(data["event_id"]),
+        "instance_id": uuid_from_text(data["instance_id"]),
+        "event_id": uuid_from_text(data["event_id"]),
         "schema_version": data["schema_version"],
-        "timestamp": _fast_timestamp(data["timestamp"]),
+        "timestamp": parse_datetime(data["timestamp"]),
         "task_duration_ms": data["task_duration_ms"],
         "task_type": _TASK_TYPES[data["task_type"]],
         "complexity": _COMPLEXITIES[data["complexity"]],
@@ -319,8 +331,8 @@ def _event_values_fast(data: Mapping[str, Any]) -> dict[str, Any]:
         "estimated_cost_usd_micros": data["estimated_cost_usd_micros"],
         "actual_cost_usd_micros": data["actual_cost_usd_micros"],
         "quality_gate_passed": data["quality_gate_passed"],
-        "quality_gates_run": [_GATES[g] for g in data["quality_gates_run"]],
-        "quality_gates_failed": [_GATES[g] for g in data["quality_gates_failed"]],
+        "quality_gates_run": [_GATES[g] for g in _exact_list(data["quality_gates_run"])],
+        "quality_gates_failed": [_GATES[g] for g in _exact_list(data["quality_gates_failed"])],
         "context_compactions": data["context_compactions"],
         "context_rotations": data["context_rotations"],
         "context_utilization_final": data["context_utilization_final"],
