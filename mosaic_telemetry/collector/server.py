@@ -1,0 +1,232 @@
+"""Collector (start, stop, URL) and serve_forever (run until SIGINT or SIGTERM)."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import signal
+import socket
+import threading
+from collections.abc import Callable
+from types import FrameType, TracebackType
+from typing import Any
+
+from ..errors import ConfigurationError
+from ._handler import CollectorHTTPServer
+from ._wire import MAX_BODY_BYTES
+from .predictions import MIN_SAMPLES
+from .service import CollectorService
+from .store import EventStore
+
+__all__ = ["DEFAULT_HOST", "Collector", "serve_forever"]
+
+DEFAULT_HOST = "127.0.0.1"
+_POLL_S = 0.02
+
+_log = logging.getLogger(__name__)
+
+
+def _reachable(host: str) -> str:
+    """An address that reaches a socket bound to ``host`` (loopback for a wildcard)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host or "127.0.0.1"
+    if address.is_unspecified:
+        return "::1" if address.version == 6 else "127.0.0.1"
+    return host
+
+
+def _shutdown_now(server: CollectorHTTPServer) -> None:
+    """``server.shutdown()``, without waiting out the serve loop's poll interval.
+
+    The loop checks the shutdown flag after each select(); a throwaway
+    connection makes select() return at once.
+    """
+    stopper = threading.Thread(target=server.shutdown, name="mosaic-telemetry-collector-stop")
+    stopper.start()
+    host, port = server.server_address[:2]
+    target = (_reachable(str(host)), int(port))
+    while stopper.is_alive():
+        try:
+            socket.create_connection(target, timeout=_POLL_S).close()
+        except OSError:
+            pass
+        stopper.join(_POLL_S)
+
+
+class Collector:
+    """A local Telemetry API v1 server: HTTP on a loopback port, events in sqlite3.
+
+    Example::
+
+        with Collector(api_key) as collector:  # started on an ephemeral port
+            config = TelemetryConfig(server_url=collector.url, api_key=api_key, ...)
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        db_path: str = ":memory:",
+        host: str = DEFAULT_HOST,
+        port: int = 0,
+        *,
+        min_samples: int = MIN_SAMPLES,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
+        """Check the settings; nothing is opened until :meth:`start`.
+
+        Raises:
+            ConfigurationError: the key is empty or holds whitespace or control
+                characters, or the port is outside 0..65535.
+        """
+        if not isinstance(api_key, str) or not api_key or not api_key.isprintable():
+            raise ConfigurationError("api_key must be a non-empty printable string")
+        if any(ch.isspace() for ch in api_key):
+            raise ConfigurationError("api_key must not contain whitespace")
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ConfigurationError(f"port must be between 0 and 65535, got {port!r}")
+        if isinstance(min_samples, bool) or not isinstance(min_samples, int) or min_samples < 1:
+            raise ConfigurationError(f"min_samples must be at least 1, got {min_samples!r}")
+        self._api_key = api_key.encode("utf-8")
+        self._db_path = db_path
+        self._host = host
+        self._port = port
+        self._min_samples = min_samples
+        self._max_body_bytes = max_body_bytes
+        self._server: CollectorHTTPServer | None = None
+        self._store: EventStore | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> Collector:
+        """Open the store, bind the socket and serve in a daemon thread; return ``self``.
+
+        Raises:
+            StoreError: the database can't be opened.
+            OSError: the address can't be bound (for example, the port is taken).
+        """
+        with self._lock:
+            if self._server is not None:
+                return self
+            store: EventStore | None = None
+            try:
+                store = EventStore(self._db_path)
+                service = CollectorService(store, min_samples=self._min_samples)
+                server = CollectorHTTPServer(
+                    (self._host, self._port), service, self._api_key, self._max_body_bytes
+                )
+            except BaseException:  # a signal too: never leave the database open
+                if store is not None:
+                    store.close()
+                raise
+            thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.5},
+                name=f"mosaic-telemetry-collector-{server.server_port}",
+                daemon=True,
+            )
+            self._store, self._server, self._thread = store, server, thread
+            thread.start()
+            _log.debug("collector listening on %s", self.url)
+            return self
+
+    def stop(self) -> None:
+        """Stop serving, close the socket and the store; safe to call twice."""
+        with self._lock:
+            server, store, thread = self._server, self._store, self._thread
+            self._server = self._store = self._thread = None
+        if server is not None:
+            _shutdown_now(server)
+            server.server_close()
+        if thread is not None:
+            thread.join()
+        if store is not None:
+            store.close()
+
+    @property
+    def is_running(self) -> bool:
+        """Whether the collector is serving."""
+        return self._server is not None
+
+    @property
+    def url(self) -> str:
+        """Base URL of the running collector, such as ``http://127.0.0.1:41234``.
+
+        Bound to a wildcard address (``0.0.0.0``, ``::``), the URL names loopback.
+
+        Raises:
+            RuntimeError: the collector is not started.
+        """
+        server = self._server
+        if server is None:
+            raise RuntimeError("the collector is not started")
+        host = _reachable(server.server_name)
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{server.server_port}"
+
+    @property
+    def event_count(self) -> int:
+        """Number of stored events (0 when not started)."""
+        store = self._store
+        return 0 if store is None else store.count()
+
+    def __enter__(self) -> Collector:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where = self.url if self._server is not None else "stopped"
+        return f"Collector({where}, db_path={self._db_path!r})"
+
+
+class _StopRequested(Exception):
+    """Raised in the main thread by the first SIGINT or SIGTERM."""
+
+
+class _StopOnSignal:
+    """Signal handler: the first signal raises :class:`_StopRequested`, later ones are ignored."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if not self.requested:  # a second Ctrl-C must not interrupt the clean stop
+            self.requested = True
+            raise _StopRequested
+
+
+def serve_forever(collector: Collector, *, on_ready: Callable[[str], None] | None = None) -> None:
+    """Run ``collector`` until SIGINT or SIGTERM, then stop it cleanly and return.
+
+    Signal handlers are installed only when called from the main thread (and
+    restored on return); ``on_ready`` gets the URL once the socket is bound.
+
+    Raises:
+        StoreError, OSError: as :meth:`Collector.start`.
+    """
+    handler = _StopOnSignal()
+    previous: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, handler)
+    try:
+        collector.start()
+        if on_ready is not None:
+            on_ready(collector.url)
+        forever = threading.Event()
+        while not forever.wait(1.0):  # a timed wait lets signal handlers run on every OS
+            pass
+    except (KeyboardInterrupt, _StopRequested):
+        _log.debug("stop requested")
+    finally:
+        collector.stop()
+        for signum, old in previous.items():
+            signal.signal(signum, old)
