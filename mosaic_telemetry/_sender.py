@@ -66,13 +66,15 @@ class Sender:
         *,
         clock: Callable[[], float],
         sleeper: Sleeper,
+        max_retries: int,
+        request_timeout_s: float,
     ) -> None:
         self._config = config
         self._tally = tally
         self._clock = clock
         self._sleeper = sleeper
-        self._max_retries = max(0, int(config.max_retries))
-        self._request_timeout_s = float(config.request_timeout_seconds)
+        self._max_retries = max_retries
+        self._request_timeout_s = request_timeout_s
         self._transport: Transport | None = None
         self._transport_lock = threading.Lock()
         self._causes_seen: set[str] = set()

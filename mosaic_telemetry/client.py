@@ -124,7 +124,14 @@ class TelemetryClient:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._async_wake: asyncio.Event | None = None
         self._async_wake_pending = False
-        self._sender = Sender(self._config, self._tally, clock=self._clock, sleeper=self._sleeper)
+        self._sender = Sender(
+            self._config,
+            self._tally,
+            clock=self._clock,
+            sleeper=self._sleeper,
+            max_retries=self._max_retries,
+            request_timeout_s=self._request_timeout_s,
+        )
         self._dispatcher = Dispatcher(
             self._queue,
             self._tally,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
 import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from uuid import UUID
@@ -199,6 +202,22 @@ class DemoReport:
     elapsed_s: float
 
 
+@contextlib.contextmanager
+def _loopback_bypasses_proxies() -> Iterator[None]:
+    """Keep HTTP(S)_PROXY from catching the demo's loopback requests, then restore."""
+    saved = {name: os.environ.get(name) for name in ("NO_PROXY", "no_proxy")}
+    for name, value in saved.items():
+        os.environ[name] = ",".join(filter(None, [value, "127.0.0.1", "localhost"]))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def run_demo(count: int = DEMO_EVENT_COUNT, *, seed: int = DEMO_SEED) -> DemoReport:
     """Start a collector, send ``count`` synthetic events through a client, ask predictions.
 
@@ -208,7 +227,7 @@ def run_demo(count: int = DEMO_EVENT_COUNT, *, seed: int = DEMO_SEED) -> DemoRep
     started = time.monotonic()
     events = synthetic_events(count, seed=seed)
     api_key = secrets.token_hex(32)
-    with Collector(api_key) as collector:
+    with _loopback_bypasses_proxies(), Collector(api_key) as collector:
         config = TelemetryConfig(
             server_url=collector.url,
             api_key=api_key,
