@@ -75,7 +75,9 @@ def check_endpoint(server_url: str, api_key: str, user_agent: str) -> None:
         ConfigurationError: a scheme other than http/https, or CR/LF or other control
             characters in the URL, key or user agent (header injection).
     """
-    if not isinstance(server_url, str) or not server_url.startswith(("http://", "https://")):
+    if not isinstance(server_url, str) or not server_url.lower().startswith(
+        ("http://", "https://")
+    ):
         raise ConfigurationError(
             "server_url must start with http:// or https:// "
             f"(got {str(server_url).split(':', 1)[0][:20]!r} scheme)"
@@ -115,7 +117,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return min(float(value), MAX_RETRY_AFTER_S)
     from email.utils import parsedate_to_datetime  # noqa: PLC0415  # costly; rarely needed
 

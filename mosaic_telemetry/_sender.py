@@ -232,9 +232,14 @@ class Sender:
         transport = self._get_transport()
         clock = self._clock
         attempt = 0
+        waited_for = 0.0  # the not_before this sender already slept out itself
         while True:
             wait_s = self.not_before - clock()
-            if wait_s > 0 and (clock() + wait_s >= deadline or self._sleeper(wait_s, interrupt)):
+            if (
+                wait_s > 0
+                and self.not_before != waited_for
+                and (clock() + wait_s >= deadline or self._sleeper(wait_s, interrupt))
+            ):
                 return None
             remaining = deadline - clock()
             if remaining <= 0:
@@ -257,15 +262,15 @@ class Sender:
                     "telemetry send failed after %d attempt(s): %s", attempt + 1, failure
                 )
                 return None
-            if retry_after is not None:
-                delay = retry_after
-                self.not_before = clock() + retry_after
-            else:
+            delay = retry_after
+            if delay is None:
                 delay = backoff_delay(attempt, rng=self._jitter())
             if clock() + delay >= deadline:
                 logger.debug("telemetry retry skipped: %.2fs wait passes the deadline", delay)
                 return None
             self._tally.add("retries")
+            if retry_after is not None:  # other senders of this client wait for it too
+                self.not_before = waited_for = clock() + retry_after
             logger.debug(
                 "telemetry send failed (%s); retry %d in %.2fs", failure, attempt + 1, delay
             )

@@ -70,11 +70,6 @@ class Tally:
         self.last_error: str | None = None
         self.last_success_at: datetime | None = None
 
-    def take(self, count: int) -> None:
-        """Record ``count`` events leaving the queue for a send."""
-        with self.changed:
-            self.in_flight += count
-
     def settle(
         self,
         count: int,

@@ -7,9 +7,11 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ._http import BACKOFF_BASE_S, BACKOFF_CAP_S
+
 if TYPE_CHECKING:
     import asyncio
-    from concurrent.futures import Executor
+    from concurrent.futures import Executor, Future
 
     from ._sender import Sender
     from ._stats import Tally
@@ -64,35 +66,56 @@ class Dispatcher:
         """Send everything queued now, batches in parallel on the pool unless ``inline``.
 
         Returns True when every event taken was settled (nothing put back, nothing
-        still in flight at the deadline).
+        still in flight at the deadline). Events that go back keep their order.
         """
         batches = self._take_batches()
         if not batches:
             return True
+        # The first batch goes alone: if the server is failing, the others go back
+        # untried instead of hitting it all at once.
+        first_back = self._deliver(batches[0], deadline, interrupt)
+        if first_back:
+            self._restore(first_back + [event for batch in batches[1:] for event in batch])
+            return False
+        batches = batches[1:]
+        if not batches:
+            return True
         pool = None if inline or len(batches) == 1 else self._pool()
         if pool is None:
-            results = [self._run(batch, deadline, interrupt) for batch in batches]
-            return all(results)
-        from concurrent.futures import Future, wait  # noqa: PLC0415  # first send only
+            returned = [self._deliver(batch, deadline, interrupt) for batch in batches]
+            return self._restore([event for events in returned for event in events])
+        from concurrent.futures import wait  # noqa: PLC0415  # first send only
 
-        futures: list[Future[bool]] = []
-        ok = True
+        futures: list[Future[list[TaskCompletionEvent]]] = []
+        inline_back: list[TaskCompletionEvent] = []
         for index, batch in enumerate(batches):
             try:
-                futures.append(pool.submit(self._run, batch, deadline, interrupt))
+                futures.append(pool.submit(self._deliver, batch, deadline, interrupt))
             except RuntimeError:  # the pool is shut down (interpreter exit): stay on this thread
-                ok = all([self._run(rest, deadline, interrupt) for rest in batches[index:]])  # noqa: C419  # run every batch, no short-circuit
+                for rest in batches[index:]:
+                    inline_back.extend(self._deliver(rest, deadline, interrupt))
                 break
-        done, not_done = wait(futures, timeout=max(0.0, deadline - self._clock()))
-        return ok and not not_done and all(future.result() for future in done)
+        done, late = wait(futures, timeout=max(0.0, deadline - self._clock()))
+        back = [event for future in futures if future in done for event in future.result()]
+        ok = self._restore(back + inline_back)
+        for future in late:  # still in flight: each settles itself when it ends
+            future.add_done_callback(self._restore_late)
+        return ok and not late
 
-    def _run(
+    def _deliver(
         self,
         batch: list[TaskCompletionEvent],
         deadline: float,
         interrupt: threading.Event | None,
-    ) -> bool:
-        back = self._sender.deliver(batch, deadline, interrupt)
+    ) -> list[TaskCompletionEvent]:
+        try:
+            return self._sender.deliver(batch, deadline, interrupt)
+        except Exception:  # deliver settles what it can; a bug must not strand events
+            logger.exception("telemetry delivery failed")
+            return batch
+
+    def _restore(self, back: list[TaskCompletionEvent]) -> bool:
+        """Put undelivered events back at the front (in order), or drop them once closed."""
         if not back:
             return True
         count = len(back)
@@ -102,6 +125,9 @@ class Dispatcher:
             self._queue.put_back(back)  # before settle: flush must see them queued
             self._tally.settle(count)
         return False
+
+    def _restore_late(self, future: Future[list[TaskCompletionEvent]]) -> None:
+        self._restore(future.result())
 
     def flush(self, deadline: float, *, inline: bool = False) -> bool:
         """Send until the queue is empty and nothing is in flight; False at the deadline.
@@ -134,14 +160,21 @@ class Dispatcher:
         stopping: Callable[[], bool],
     ) -> None:
         """Background thread body: a send cycle every interval, or as soon as a batch is full."""
+        failures = 0
         while not stopping():
             wake.wait(interval_s)
             wake.clear()
             if stopping():
                 return
-            ok = self._cycle(cycle_s, interrupt)
-            if ok and self._queue.size >= self._batch_size:
-                wake.set()  # a burst: go on at once rather than wait out the interval
+            if self._cycle(cycle_s, interrupt):
+                failures = 0
+                if self._queue.size >= self._batch_size:
+                    wake.set()  # a burst: go on at once rather than wait out the interval
+            else:
+                # A failing server is not hammered by new events' wake-ups: pause
+                # (interruptibly: stop() sets ``interrupt``) before listening again.
+                interrupt.wait(self._pause_s(failures, interval_s))
+                failures += 1
 
     async def run_async(
         self,
@@ -157,6 +190,7 @@ class Dispatcher:
         import asyncio  # noqa: PLC0415  # only for the async submitter
 
         loop = asyncio.get_running_loop()
+        failures = 0
         while not stopping():
             try:
                 await asyncio.wait_for(wake.wait(), timeout=interval_s)
@@ -165,9 +199,19 @@ class Dispatcher:
             wake.clear()
             if stopping():
                 return
-            ok = await loop.run_in_executor(coordinator, self._cycle, cycle_s, interrupt)
-            if ok and self._queue.size >= self._batch_size:
-                wake.set()
+            if await loop.run_in_executor(coordinator, self._cycle, cycle_s, interrupt):
+                failures = 0
+                if self._queue.size >= self._batch_size:
+                    wake.set()
+            else:  # as in run_thread; the wait runs on the coordinator, off the loop
+                pause_s = self._pause_s(failures, interval_s)
+                await loop.run_in_executor(coordinator, interrupt.wait, pause_s)
+                failures += 1
+
+    def _pause_s(self, failures: int, interval_s: float) -> float:
+        """How long to rest after a failed cycle: growing backoff, or Retry-After."""
+        backoff_s = min(BACKOFF_CAP_S, BACKOFF_BASE_S * (1 << min(failures, 8)))
+        return min(interval_s, max(backoff_s, self._sender.not_before - self._clock()))
 
     def _cycle(self, cycle_s: float, interrupt: threading.Event) -> bool:
         try:

@@ -55,11 +55,23 @@ def _watch_forks(client: TelemetryClient) -> None:
             _fork_hook_installed = True
 
 
+# Thread waits refuse timeouts past threading.TIMEOUT_MAX; a year is "forever" here.
+_MAX_WAIT_S = min(threading.TIMEOUT_MAX, 365 * 86400.0)
+
+
 def _number(value: Any, default: float, *, minimum: float = 0.0) -> float:
-    """``value`` when it is a usable number above ``minimum``, else ``default``."""
+    """``value`` when it is a usable number above ``minimum`` (capped), else ``default``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > minimum:
         return default
-    return float(value)
+    return _seconds(value)
+
+
+def _seconds(value: float) -> float:
+    """``value`` as a wait every thread primitive accepts: 0 to a year, NaN as 0."""
+    seconds = float(value)
+    if not seconds > 0:  # also NaN
+        return 0.0
+    return min(seconds, _MAX_WAIT_S)
 
 
 class TelemetryClient:
@@ -102,6 +114,7 @@ class TelemetryClient:
             ttl if _number(ttl, -1.0, minimum=-1.0) >= 0 else 21600.0, clock=clock
         )
         self._atexit_registered = False
+        self._fork_claims: dict[int, int] = {}
         self._init_process_state()
         if self._enabled:
             _watch_forks(self)
@@ -119,6 +132,7 @@ class TelemetryClient:
         self._thread: threading.Thread | None = None
         self._pool_executor: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        self._pool_closed = False
         self._coordinator: ThreadPoolExecutor | None = None
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -152,6 +166,8 @@ class TelemetryClient:
         # Its own lock, not the life-cycle one: stop() holds that while it flushes,
         # and a worker asking for the pool then must not wait for stop() to end.
         with self._pool_lock:
+            if self._pool_closed:  # after stop(): stragglers send on their own thread
+                return None
             if self._pool_executor is None:
                 from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
 
@@ -274,7 +290,7 @@ class TelemetryClient:
             self._reset_after_fork()
 
     def _deadline(self, timeout: float | None) -> float:
-        return self._clock() + (self._shutdown_s if timeout is None else max(0.0, timeout))
+        return self._clock() + (self._shutdown_s if timeout is None else _seconds(timeout))
 
     # -- sync life cycle ----------------------------------------------------------
 
@@ -303,6 +319,8 @@ class TelemetryClient:
             thread.start()
 
     def _begin(self) -> None:
+        with self._pool_lock:
+            self._pool_closed = False
         self._run_id += 1
         self._stopping = False
         self._dispatcher.closed = False
@@ -342,6 +360,12 @@ class TelemetryClient:
         self._stopping = True
         self._interrupt.set()  # cut short any backoff sleep of a running cycle
         self._wake.set()
+        loop = self._loop
+        if loop is not None and self._async_wake is not None:  # an async run: wake it too
+            try:
+                loop.call_soon_threadsafe(self._async_wake.set)
+            except RuntimeError:  # its loop is closed
+                pass
         thread, self._thread = self._thread, None
         return thread
 
@@ -359,10 +383,13 @@ class TelemetryClient:
     def _close(self) -> None:
         with self._pool_lock:
             pool, self._pool_executor = self._pool_executor, None
+            self._pool_closed = True
         coordinator, self._coordinator = self._coordinator, None
         for executor in (pool, coordinator):
             if executor is not None:
-                executor.shutdown(wait=False, cancel_futures=True)
+                # No cancel_futures: a queued batch must still run, see the passed
+                # deadline and settle as dropped, or flush() would wait for it forever.
+                executor.shutdown(wait=False)
         if self._atexit_registered:
             atexit.unregister(self._at_exit)
             self._atexit_registered = False
@@ -512,12 +539,19 @@ class TelemetryClient:
         if not wanted:
             return
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._pool(), self.refresh_predictions_sync, wanted)
+        # The client's pool while it runs; otherwise the loop's default executor, so
+        # a client that was never started leaves no threads of its own behind.
+        pool = self._pool() if self.is_running else None
+        await loop.run_in_executor(pool, self.refresh_predictions_sync, wanted)
 
     # -- fork safety ----------------------------------------------------------------
 
     def _reset_after_fork(self) -> None:
         """In a forked child: fresh locks, an empty queue, and a worker if the parent had one."""
+        pid = _getpid()
+        # Two threads of a C-forked child may notice at once: only the first resets.
+        if self._fork_claims.setdefault(pid, threading.get_ident()) != threading.get_ident():
+            return
         was_running = self._thread is not None and not self._stopping
         self._init_process_state()
         self._cache._after_fork()

@@ -81,7 +81,7 @@ class TelemetryConfig:
         url = self.server_url
         if not isinstance(url, str) or not url:
             problems.append("server_url must be set (for example https://telemetry.example.com)")
-        elif not url.startswith(("http://", "https://")):
+        elif not url.lower().startswith(("http://", "https://")):
             problems.append(f"server_url must start with http:// or https://, got {url[:60]!r}")
         elif _CONTROL.search(url) or " " in url:
             problems.append("server_url must not contain spaces or control characters")
