@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ._http import (
@@ -105,6 +106,15 @@ class Sender:
         if isinstance(key, str) and len(key) >= 4 and key in text:
             return text.replace(key, "***")
         return text
+
+    def _without_key(self, result: HttpResult) -> HttpResult:
+        """``result`` with the API key cut out of its body, before anything reads it."""
+        key = self._config.api_key
+        if isinstance(key, str) and len(key) >= 4:
+            secret = key.encode("utf-8", "replace")
+            if secret in result.body:
+                return replace(result, body=result.body.replace(secret, b"***"))
+        return result
 
     def _server_says(self, result: HttpResult) -> str:
         return self._redact(f"HTTP {result.status}: {error_message(result.body)}")
@@ -246,8 +256,8 @@ class Sender:
                 return None
             retry_after: float | None = None
             try:
-                result = transport.post(
-                    path, body, timeout_s=min(self._request_timeout_s, remaining)
+                result = self._without_key(
+                    transport.post(path, body, timeout_s=min(self._request_timeout_s, remaining))
                 )
             except TransportError as exc:
                 failure = str(exc)
@@ -256,6 +266,8 @@ class Sender:
                     return result
                 failure = self._server_says(result)
                 retry_after = parse_retry_after(result.retry_after)
+                if retry_after is not None:  # remembered even if this send gives up now
+                    self.not_before = clock() + retry_after
             self._tally.error(failure)
             if attempt >= self._max_retries:
                 self._log_cause(
@@ -269,8 +281,8 @@ class Sender:
                 logger.debug("telemetry retry skipped: %.2fs wait passes the deadline", delay)
                 return None
             self._tally.add("retries")
-            if retry_after is not None:  # other senders of this client wait for it too
-                self.not_before = waited_for = clock() + retry_after
+            if retry_after is not None:  # this sender sleeps it out below; others wait too
+                waited_for = self.not_before
             logger.debug(
                 "telemetry send failed (%s); retry %d in %.2fs", failure, attempt + 1, delay
             )

@@ -59,7 +59,7 @@ class ValidationError(TelemetryError, ValueError):
 
 def _picklable(error: dict[str, Any]) -> dict[str, Any]:
     """``error`` with a value that pickles (else its short repr), so the error travels."""
-    import pickle  # noqa: PLC0415  # only when an error is pickled
+    import pickle  # noqa: PLC0415  # nosec B403  # only when an error is pickled; dumps, never loads
 
     try:
         pickle.dumps(error["value"])

@@ -85,6 +85,10 @@ class Transport:
             opener = self._get_opener()
             with opener.open(request, timeout=max(timeout_s, 0.001)) as response:
                 raw = response.read(MAX_RESPONSE_BYTES + 1)
+                if len(raw) <= MAX_RESPONSE_BYTES and response.length:
+                    # read(n) returns short, without raising, when the peer hangs up
+                    # before Content-Length bytes came: that is no answer at all.
+                    raise http.client.IncompleteRead(raw, response.length)
                 return HttpResult(
                     status=int(response.status),
                     body=raw[:MAX_RESPONSE_BYTES],
