@@ -182,7 +182,9 @@ def run_python(
         check=False,
     )
     if result.returncode != 0:
-        raise RuntimeError(f"benchmark child failed ({result.returncode}):\n{result.stderr[-2000:]}")
+        raise RuntimeError(
+            f"benchmark child failed ({result.returncode}):\n{result.stderr[-2000:]}"
+        )
     return result
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging as _logging
-
 from ._stats import ClientStats
 from .builder import EventBuilder
 from .cache import PredictionCache
@@ -58,6 +56,3 @@ __all__ = [
     "ValidationError",
     "__version__",
 ]
-
-# A library never configures logging; the host decides where records go.
-_logging.getLogger(__name__).addHandler(_logging.NullHandler())

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
-from typing import Any, ClassVar, TypeVar
 
-from ._validation import Rule, check_fields
+from ._validation import check_fields
 from .errors import ValidationError
+
+TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, TypeVar
+
+    from ._validation import Rule
+
 
 __all__ = ["Model", "finish_model"]
 
-M = TypeVar("M", bound="Model")
+if TYPE_CHECKING:
+    M = TypeVar("M", bound="Model")
 _ROOT = "__root__"
 
 
@@ -41,6 +47,8 @@ class Model:
 
     def to_json(self) -> str:
         """Return the compact JSON text of :meth:`to_dict`."""
+        import json  # noqa: PLC0415  # loaded on first use: import stays cheap
+
         return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
@@ -71,6 +79,8 @@ class Model:
         Raises:
             ValidationError: the text is not JSON, or the object breaks a rule.
         """
+        import json  # noqa: PLC0415  # loaded on first use: import stays cheap
+
         try:
             data = json.loads(text)
         except (TypeError, ValueError, RecursionError) as exc:

@@ -3,31 +3,32 @@
 from __future__ import annotations
 
 import atexit
-import logging
 import os
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
 
-from ._sender import Sender, real_sleeper
+from ._log import LazyLogger
 from ._stats import ClientStats, Tally
 from ._worker import Dispatcher
 from .cache import PredictionCache
 from .models import PredictionQuery, PredictionResponse, TaskCompletionEvent
 from .queue import EventQueue
 
+TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
 if TYPE_CHECKING:
     import asyncio
     from concurrent.futures import Executor, ThreadPoolExecutor
+    from typing import Any
 
     from .config import TelemetryConfig
 
+
 __all__ = ["TelemetryClient"]
 
-logger = logging.getLogger(__name__)
+logger = LazyLogger(__name__)
 
 _POOL_WORKERS = 4
 _THREAD_NAME = "mosaic-telemetry"
@@ -138,6 +139,8 @@ class TelemetryClient:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._async_wake: asyncio.Event | None = None
         self._async_wake_pending = False
+        from ._sender import Sender  # noqa: PLC0415  # first client only
+
         self._sender = Sender(
             self._config,
             self._tally,
@@ -157,6 +160,8 @@ class TelemetryClient:
 
     def _sleeper(self, seconds: float, interrupt: threading.Event | None) -> bool:
         if self._sleep is None:
+            from ._sender import real_sleeper  # noqa: PLC0415
+
             return real_sleeper(seconds, interrupt)
         self._sleep(seconds)
         return interrupt is not None and interrupt.is_set()

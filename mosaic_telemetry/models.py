@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, ClassVar, TypeVar
 from uuid import UUID, uuid4
 
 from ._model import Model, finish_model
 from ._validation import (
     Invalid,
-    Rule,
     any_bool,
     any_str,
     dict_of_int,
@@ -33,6 +31,13 @@ from ._validation import (
 from .enums import Complexity, Harness, Outcome, Provider, QualityGate, RepoSizeCategory, TaskType
 from .errors import ValidationError
 
+TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    from ._validation import Rule
+
+
 __all__ = [
     "SCHEMA_VERSION",
     "BatchEventRequest",
@@ -51,7 +56,8 @@ __all__ = [
 SCHEMA_VERSION = "1.0"
 """Event schema version this client writes."""
 
-M = TypeVar("M", bound=Model)
+if TYPE_CHECKING:
+    M = TypeVar("M", bound=Model)
 
 # Bounds of the event schema v1.0 (inclusive), shared by the rules and the fast path.
 MAX_DURATION_MS = 86_400_000
@@ -159,7 +165,7 @@ class TaskCompletionEvent(Model):
     language: str | None = None
     repo_size_category: RepoSizeCategory | None = None
 
-    _RULES: ClassVar[tuple[tuple[str, Rule], ...]] = (
+    _RULES = (
         ("instance_id", to_uuid),
         ("event_id", to_uuid),
         ("schema_version", any_str),
@@ -255,11 +261,11 @@ class TaskCompletionEvent(Model):
             "schema_version": self.schema_version,
             "timestamp": format_datetime(self.timestamp),
             "task_duration_ms": self.task_duration_ms,
-            "task_type": self.task_type.value,
-            "complexity": self.complexity.value,
-            "harness": self.harness.value,
+            "task_type": self.task_type._value_,
+            "complexity": self.complexity._value_,
+            "harness": self.harness._value_,
             "model": self.model,
-            "provider": self.provider.value,
+            "provider": self.provider._value_,
             "estimated_input_tokens": self.estimated_input_tokens,
             "estimated_output_tokens": self.estimated_output_tokens,
             "actual_input_tokens": self.actual_input_tokens,
@@ -267,15 +273,15 @@ class TaskCompletionEvent(Model):
             "estimated_cost_usd_micros": self.estimated_cost_usd_micros,
             "actual_cost_usd_micros": self.actual_cost_usd_micros,
             "quality_gate_passed": self.quality_gate_passed,
-            "quality_gates_run": [g.value for g in self.quality_gates_run],
-            "quality_gates_failed": [g.value for g in self.quality_gates_failed],
+            "quality_gates_run": [g._value_ for g in self.quality_gates_run],
+            "quality_gates_failed": [g._value_ for g in self.quality_gates_failed],
             "context_compactions": self.context_compactions,
             "context_rotations": self.context_rotations,
             "context_utilization_final": self.context_utilization_final,
-            "outcome": self.outcome.value,
+            "outcome": self.outcome._value_,
             "retry_count": self.retry_count,
             "language": self.language,
-            "repo_size_category": None if repo is None else repo.value,
+            "repo_size_category": None if repo is None else repo._value_,
         }
 
     @classmethod
@@ -353,7 +359,7 @@ class PredictionQuery(Model):
     provider: Provider
     complexity: Complexity
 
-    _RULES: ClassVar[tuple[tuple[str, Rule], ...]] = (
+    _RULES = (
         ("task_type", enum_of(TaskType)),
         ("model", _MODEL_NAME),
         ("provider", enum_of(Provider)),
@@ -386,7 +392,7 @@ class TokenDistribution(Model):
     p75: int
     p90: int
 
-    _RULES: ClassVar[tuple[tuple[str, Rule], ...]] = (
+    _RULES = (
         ("p10", _NON_NEGATIVE),
         ("p25", _NON_NEGATIVE),
         ("median", _NON_NEGATIVE),
@@ -413,7 +419,7 @@ class CorrectionFactors(Model):
     input: float
     output: float
 
-    _RULES: ClassVar[tuple[tuple[str, Rule], ...]] = (("input", _RATIO), ("output", _RATIO))
+    _RULES = (("input", _RATIO), ("output", _RATIO))
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready dict of the wire format."""
@@ -428,7 +434,7 @@ class QualityPrediction(Model):
     gate_pass_rate: float
     success_rate: float
 
-    _RULES: ClassVar[tuple[tuple[str, Rule], ...]] = (
+    _RULES = (
         ("gate_pass_rate", _RATE),
         ("success_rate", _RATE),
     )
@@ -450,7 +456,7 @@ class PredictionData(Model):
     correction_factors: CorrectionFactors
     quality: QualityPrediction
 
-    _RULES: ClassVar[tuple[tuple[str, Rule], ...]] = (
+    _RULES = (
         ("input_tokens", nested(TokenDistribution)),
         ("output_tokens", nested(TokenDistribution)),
         ("cost_usd_micros", dict_of_int("median")),
@@ -484,7 +490,7 @@ class PredictionMetadata(Model):
     fallback_note: str | None = None
     cache_hit: bool = False
 
-    _RULES: ClassVar[tuple[tuple[str, Rule], ...]] = (
+    _RULES = (
         ("sample_size", _NON_NEGATIVE),
         ("fallback_level", int_range(-1)),
         ("confidence", any_str),
@@ -517,7 +523,7 @@ class PredictionResponse(Model):
     prediction: PredictionData | None
     metadata: PredictionMetadata
 
-    _RULES: ClassVar[tuple[tuple[str, Rule], ...]] = (
+    _RULES = (
         ("prediction", optional(nested(PredictionData))),
         ("metadata", nested(PredictionMetadata)),
     )
@@ -538,9 +544,7 @@ class BatchEventRequest(Model):
 
     events: list[TaskCompletionEvent]
 
-    _RULES: ClassVar[tuple[tuple[str, Rule], ...]] = (
-        ("events", list_of(TaskCompletionEvent, 1, MAX_BATCH_EVENTS)),
-    )
+    _RULES = (("events", list_of(TaskCompletionEvent, 1, MAX_BATCH_EVENTS)),)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready dict of the wire format."""
@@ -556,7 +560,7 @@ class BatchEventResult(Model):
     status: str
     error: str | None = None
 
-    _RULES: ClassVar[tuple[tuple[str, Rule], ...]] = (
+    _RULES = (
         ("event_id", to_uuid),
         ("status", _check_status),
         ("error", optional(any_str)),
@@ -576,7 +580,7 @@ class BatchEventResponse(Model):
     rejected: int
     results: list[BatchEventResult] = field(default_factory=list)
 
-    _RULES: ClassVar[tuple[tuple[str, Rule], ...]] = (
+    _RULES = (
         ("accepted", _NON_NEGATIVE),
         ("rejected", _NON_NEGATIVE),
         ("results", list_of(BatchEventResult, 0)),

@@ -5,17 +5,16 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Iterable
-from typing import Generic, TypeVar
 
 from .models import TaskCompletionEvent
 
 __all__ = ["EventQueue"]
 
-T = TypeVar("T")
+T = TaskCompletionEvent
 
 
-class _BoundedFifo(Generic[T]):
-    """The queue's logic, for any item type (events in production, ints in tests)."""
+class _BoundedFifo:
+    """The queue's logic: a deque under one lock, with eviction counts."""
 
     __slots__ = ("_dropped", "_items", "_lock", "_max_size", "_puts")
 
@@ -98,7 +97,7 @@ class _BoundedFifo(Generic[T]):
         return f"{type(self).__name__}(size={self.size}, max_size={self._max_size})"
 
 
-class EventQueue(_BoundedFifo[TaskCompletionEvent]):
+class EventQueue(_BoundedFifo):
     """Thread-safe bounded FIFO of events; when full, the oldest event is evicted."""
 
     __slots__ = ()

@@ -69,6 +69,9 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "mosaic-telemetry-collector/1"
     sys_version = ""
     protocol_version = "HTTP/1.1"
+    # Buffered: headers and body leave in one send. Two small sends make a
+    # keep-alive client wait for its delayed ACK (Nagle): 40 ms per request.
+    wbufsize = 64 * 1024
     timeout = _REQUEST_TIMEOUT_S
     _body_read = False
 
@@ -185,6 +188,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
+        self.wfile.flush()
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Answer a protocol-level failure of http.server (bad request line, ...) in JSON."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -66,25 +67,32 @@ class StoreError(TelemetryError):
     """The event store can't be opened, read or written (the message says why)."""
 
 
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def _row(event: TaskCompletionEvent, received_at: str) -> tuple[object, ...]:
+    wire = event.to_dict()
+    stamp = event.timestamp
     return (
-        str(event.event_id),
-        str(event.instance_id),
-        format_datetime(event.timestamp.astimezone(timezone.utc)),
+        wire["event_id"],
+        wire["instance_id"],
+        wire["timestamp"]
+        if stamp.tzinfo is timezone.utc
+        else format_datetime(stamp.astimezone(timezone.utc)),
         received_at,
-        event.task_type.value,
-        event.model,
-        event.provider.value,
-        event.complexity.value,
-        event.outcome.value,
-        event.estimated_input_tokens,
-        event.estimated_output_tokens,
-        event.actual_input_tokens,
-        event.actual_output_tokens,
-        event.actual_cost_usd_micros,
-        event.task_duration_ms,
-        int(event.quality_gate_passed),
-        event.to_json(),
+        wire["task_type"],
+        wire["model"],
+        wire["provider"],
+        wire["complexity"],
+        wire["outcome"],
+        wire["estimated_input_tokens"],
+        wire["estimated_output_tokens"],
+        wire["actual_input_tokens"],
+        wire["actual_output_tokens"],
+        wire["actual_cost_usd_micros"],
+        wire["task_duration_ms"],
+        int(wire["quality_gate_passed"]),
+        _ENCODE(wire),
     )
 
 
