@@ -8,12 +8,14 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
+from ._cli_format import LEVEL_LEGEND, prediction_table
+from ._cli_input import parse_events
 from .config import ENV_PREFIX, TelemetryConfig
 from .enums import Complexity, Provider, TaskType
 from .errors import TelemetryError, ValidationError
-from .models import PredictionQuery, PredictionResponse, TaskCompletionEvent
+from .models import PredictionQuery
 
 if TYPE_CHECKING:
     from .collector.demo import DemoReport
@@ -30,9 +32,6 @@ EXIT_INTERRUPTED = 130
 
 _MAX_DEMO_EVENTS = 100_000
 _PACKAGE_LOGGER = __name__.rpartition(".")[0] or __name__
-_LEVEL_LEGEND = (
-    "level: 0 exact match, 1 complexity dropped, 2 model dropped too, 3 task type only, -1 no data"
-)
 
 
 class CliError(Exception):
@@ -140,70 +139,14 @@ def _print_demo(report: DemoReport) -> None:
         f"local collector at {report.url}"
     )
     _say("")
-    _say(_prediction_table(report.predictions))
-    _say(_LEVEL_LEGEND)
+    _say(prediction_table(report.predictions))
+    _say(LEVEL_LEGEND)
     _say("")
     _say(
         f"demo: {report.events_tracked} events tracked, {stats.sent} accepted, "
         f"{stats.rejected} rejected, {report.events_stored} stored, "
         f"{len(report.predictions)} predictions, in {report.elapsed_s:.2f} s"
     )
-
-
-# -- prediction tables ------------------------------------------------------------------
-
-
-def _compact(number: int) -> str:
-    if number >= 1_000_000:
-        return f"{number / 1_000_000:.1f}M"
-    if number >= 1_000:
-        return f"{number / 1_000:.1f}k"
-    return str(number)
-
-
-def _row(query: PredictionQuery, response: PredictionResponse | None) -> list[str]:
-    label = " / ".join(query.key)
-    if response is None:
-        return [label, "-", "-", "unavailable", "-", "-", "-", "-"]
-    meta = response.metadata
-    data = response.prediction
-    if data is None:
-        return [label, str(meta.sample_size), str(meta.fallback_level), meta.confidence]
-    tokens_in, tokens_out = data.input_tokens, data.output_tokens
-    return [
-        label,
-        str(meta.sample_size),
-        str(meta.fallback_level),
-        meta.confidence,
-        f"{_compact(tokens_in.p10)}..{_compact(tokens_in.p90)}",
-        f"{_compact(tokens_out.p10)}..{_compact(tokens_out.p90)}",
-        f"${data.cost_usd_micros['median'] / 1_000_000:.4f}",
-        f"{data.quality.success_rate * 100:.0f}%",
-    ]
-
-
-def _prediction_table(rows: Sequence[tuple[PredictionQuery, PredictionResponse | None]]) -> str:
-    header = [
-        "query (task / model / provider / complexity)",
-        "samples",
-        "level",
-        "confidence",
-        "input p10..p90",
-        "output p10..p90",
-        "median cost",
-        "success",
-    ]
-    body = [_row(query, response) for query, response in rows]
-    body = [cells + ["-"] * (len(header) - len(cells)) for cells in body]
-    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        first = cells[0].ljust(widths[0])
-        rest = (cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True))
-        return "  ".join([first, *rest]).rstrip()
-
-    rule = "  ".join("-" * width for width in widths)
-    return "\n".join([line(header), rule, *(line(cells) for cells in body)])
 
 
 # -- serve -----------------------------------------------------------------------------
@@ -263,56 +206,6 @@ def _read_source(source: str) -> tuple[str, str]:
         _usage_error(f"cannot read {source}: {exc.strerror or exc}")
 
 
-def _parse_events(label: str, text: str) -> tuple[list[TaskCompletionEvent], list[str]]:
-    """Read a JSON object, a JSON array or JSON lines; return the events and the problems.
-
-    A problem names where it is (``line N`` of JSON lines, ``index N`` of an array)
-    and the validator's message; problems come in input order.
-    """
-    items: list[tuple[str, Any]] = []
-    try:
-        document = json.loads(text)
-    except (ValueError, RecursionError):
-        for number, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                items.append((f"{label} line {number}", _json_or_error(line)))
-    else:
-        if isinstance(document, dict):
-            items.append((label, document))
-        elif isinstance(document, list):
-            items.extend((f"{label} index {i}", item) for i, item in enumerate(document))
-        else:
-            items.append((label, _NotJson("must hold a JSON object, an array or JSON lines")))
-    events: list[TaskCompletionEvent] = []
-    problems: list[str] = []
-    for where, item in items:
-        if isinstance(item, _NotJson):
-            problems.append(f"{where}: {item.reason}")
-            continue
-        try:
-            events.append(TaskCompletionEvent.from_dict(item))
-        except ValidationError as exc:
-            problems.append(f"{where}: {exc}")
-    return events, problems
-
-
-class _NotJson:
-    """Stands for an input line that could not be used, with the reason."""
-
-    __slots__ = ("reason",)
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-
-def _json_or_error(line: str) -> Any:
-    try:
-        return json.loads(line)
-    except (ValueError, RecursionError) as exc:
-        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else type(exc).__name__
-        return _NotJson(f"not valid JSON ({reason})")
-
-
 class _StderrLines(logging.Handler):
     """Shows the client's warnings (a rejected event's reason, a refused batch) on stderr."""
 
@@ -327,7 +220,7 @@ def _cmd_send(args: argparse.Namespace) -> int:
     from .client import TelemetryClient  # noqa: PLC0415
 
     label, text = _read_source(args.source)
-    events, problems = _parse_events(label, text)
+    events, problems = parse_events(label, text)
     for problem in problems:
         _say(f"{PROG}: invalid event: {problem}", sys.stderr)
     if not events:
@@ -389,8 +282,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if args.json:
         _say(json.dumps(response.to_dict(), indent=2))
         return EXIT_OK
-    _say(_prediction_table([(query, response)]))
-    _say(_LEVEL_LEGEND)
+    _say(prediction_table([(query, response)]))
+    _say(LEVEL_LEGEND)
     meta, data = response.metadata, response.prediction
     if meta.fallback_note:
         _say(f"note: {meta.fallback_note}")
