@@ -566,6 +566,18 @@ class BatchEventResult(Model):
         ("error", optional(any_str)),
     )
 
+    def __post_init__(self) -> None:
+        # Fast path: a collector builds one per event of every batch.
+        error = self.error
+        if (
+            type(self.event_id) is UUID
+            and type(self.status) is str
+            and self.status in ("accepted", "rejected")
+            and (error is None or type(error) is str)
+        ):
+            return
+        self._validate()
+
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready dict of the wire format."""
         return {"event_id": str(self.event_id), "status": self.status, "error": self.error}

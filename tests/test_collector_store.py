@@ -133,3 +133,26 @@ def test_a_closed_store_refuses_use_and_closes_twice_quietly() -> None:
         store.add(_events(1), received_at=RECEIVED)
     with pytest.raises(StoreError, match="closed"):
         store.count()
+
+
+def test_every_field_of_an_event_is_kept_in_its_own_column(tmp_path: Path) -> None:
+    path = str(tmp_path / "events.db")
+    wire = event_dict(
+        5,
+        quality_gates_run=["build", "test"],
+        quality_gates_failed=["test"],
+        language="python",
+        repo_size_category="large",
+    )
+    opened = EventStore(path)
+    opened.add([TaskCompletionEvent.from_dict(wire)], received_at=RECEIVED)
+    opened.close()
+    with sqlite3.connect(path) as conn:
+        conn.row_factory = sqlite3.Row
+        row = dict(conn.execute("SELECT * FROM events").fetchone())
+    conn.close()
+    expected = TaskCompletionEvent.from_dict(wire).to_dict()
+    for gates in ("quality_gates_run", "quality_gates_failed"):
+        row[gates] = row[gates].split(",") if row[gates] else []
+    row["quality_gate_passed"] = bool(row["quality_gate_passed"])
+    assert {name: row[name] for name in expected} == expected

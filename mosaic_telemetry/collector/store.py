@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -38,7 +37,17 @@ _SCHEMA = (
         actual_cost_usd_micros INTEGER NOT NULL,
         task_duration_ms INTEGER NOT NULL,
         quality_gate_passed INTEGER NOT NULL,
-        body TEXT NOT NULL
+        schema_version TEXT NOT NULL,
+        harness TEXT NOT NULL,
+        estimated_cost_usd_micros INTEGER NOT NULL,
+        quality_gates_run TEXT NOT NULL,
+        quality_gates_failed TEXT NOT NULL,
+        context_compactions INTEGER NOT NULL,
+        context_rotations INTEGER NOT NULL,
+        context_utilization_final REAL NOT NULL,
+        retry_count INTEGER NOT NULL,
+        language TEXT,
+        repo_size_category TEXT
     )
     """,
     "CREATE INDEX IF NOT EXISTS events_by_task_type ON events (task_type)",
@@ -50,8 +59,11 @@ _INSERT = """
         event_id, instance_id, timestamp, received_at, task_type, model, provider,
         complexity, outcome, estimated_input_tokens, estimated_output_tokens,
         actual_input_tokens, actual_output_tokens, actual_cost_usd_micros,
-        task_duration_ms, quality_gate_passed, body
-    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        task_duration_ms, quality_gate_passed, schema_version, harness,
+        estimated_cost_usd_micros, quality_gates_run, quality_gates_failed,
+        context_compactions, context_rotations, context_utilization_final, retry_count,
+        language, repo_size_category
+    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 _SELECT_SAMPLES = """
@@ -67,10 +79,8 @@ class StoreError(TelemetryError):
     """The event store can't be opened, read or written (the message says why)."""
 
 
-_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-
 def _row(event: TaskCompletionEvent, received_at: str) -> tuple[object, ...]:
+    """Every field of the event as a column (gate lists comma-joined), UTC timestamps."""
     wire = event.to_dict()
     stamp = event.timestamp
     return (
@@ -92,7 +102,17 @@ def _row(event: TaskCompletionEvent, received_at: str) -> tuple[object, ...]:
         wire["actual_cost_usd_micros"],
         wire["task_duration_ms"],
         int(wire["quality_gate_passed"]),
-        _ENCODE(wire),
+        wire["schema_version"],
+        wire["harness"],
+        wire["estimated_cost_usd_micros"],
+        ",".join(wire["quality_gates_run"]),
+        ",".join(wire["quality_gates_failed"]),
+        wire["context_compactions"],
+        wire["context_rotations"],
+        wire["context_utilization_final"],
+        wire["retry_count"],
+        wire["language"],
+        wire["repo_size_category"],
     )
 
 
