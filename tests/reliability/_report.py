@@ -12,7 +12,10 @@ import os
 import platform
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mosaic_telemetry import ClientStats
 
 __all__ = ["COLUMNS", "ENV_VAR", "record", "render"]
 
@@ -29,6 +32,25 @@ COLUMNS = (
 """Figures every row has, in table order; the rest go to the notes column."""
 
 _lock = threading.Lock()
+
+
+def record_run(
+    scenario: str, command: str, stats: ClientStats, *, delivered: int, **figures: Any
+) -> None:
+    """:func:`record` with the client's own counts taken from ``stats``.
+
+    ``dropped`` is the sum of every drop counter, so a row can't hide one.
+    """
+    record(
+        scenario,
+        command,
+        tracked=stats.tracked,
+        delivered=delivered,
+        rejected=stats.rejected,
+        dropped=stats.dropped_queue_full + stats.dropped_errors + stats.dropped_shutdown,
+        retries=stats.retries,
+        **figures,
+    )
 
 
 def record(scenario: str, command: str, **figures: Any) -> None:

@@ -28,7 +28,7 @@ from _faults import (
     too_large_above,
     truncated,
 )
-from _report import record
+from _report import record_run
 from _support import (
     API_KEY,
     MARGIN_S,
@@ -119,15 +119,12 @@ def test_every_fault_ends_in_exact_counts(row: Row, serve: Serve, make_client: M
 
     took = time.monotonic() - began
     stats = client.stats
-    record(  # before the checks: a failing row still shows what it measured
+    record_run(  # before the checks: a failing row still shows what it measured
         f"fault: {row.name}",
         f"python -m pytest -m reliability '{HERE}::test_every_fault_ends_in_exact_counts"
         f"[{row.name}]'",
-        tracked=stats.tracked,
+        stats,
         delivered=len(server.delivered_ids()),
-        rejected=stats.rejected,
-        dropped=stats.dropped_errors + stats.dropped_shutdown + stats.dropped_queue_full,
-        retries=stats.retries,
         seconds=took,
         client_sent=stats.sent,
         invalid_responses=stats.invalid_responses,
@@ -215,14 +212,11 @@ def test_an_outage_then_recovery_loses_nothing_within_queue_capacity(
     assert stats.dropped_queue_full + stats.dropped_errors + stats.dropped_shutdown == 0
     failed = [r for r in server.event_receipts() if r.status == 503]
     assert failed, "the outage never reached the client"
-    record(
+    record_run(
         "outage 1.5 s (503) then recovery",
         _command("test_an_outage_then_recovery_loses_nothing_within_queue_capacity"),
-        tracked=stats.tracked,
+        stats,
         delivered=len(server.delivered_ids()),
-        rejected=stats.rejected,
-        dropped=0,
-        retries=stats.retries,
         seconds=took,
         failed_requests=len(failed),
         requests=len(server.event_receipts()),
@@ -246,14 +240,11 @@ def test_a_flapping_server_gets_every_event_once(serve: Serve, make_client: Make
     failed = sum(1 for r in server.event_receipts() if r.status == 503)
     assert failed > 0
     assert stats.retries > 0
-    record(
+    record_run(
         "flapping server (every other request 503)",
         _command("test_a_flapping_server_gets_every_event_once"),
-        tracked=stats.tracked,
+        stats,
         delivered=len(server.delivered_ids()),
-        rejected=stats.rejected,
-        dropped=0,
-        retries=stats.retries,
         seconds=took,
         failed_requests=failed,
         requests=len(server.event_receipts()),
@@ -281,14 +272,11 @@ def test_sustained_429_is_waited_out_as_retry_after_says(
         b.arrived_at - a.answered_at for a, b in itertools.pairwise(receipts) if a.status == 429
     ]
     stats = client.stats
-    record(  # before the checks: a failing run still shows what it measured
+    record_run(  # before the checks: a failing run still shows what it measured
         "sustained 429 (Retry-After: 1) for 2.5 s",
         _command("test_sustained_429_is_waited_out_as_retry_after_says"),
-        tracked=stats.tracked,
+        stats,
         delivered=len(server.delivered_ids()),
-        rejected=stats.rejected,
-        dropped=stats.dropped_errors + stats.dropped_shutdown + stats.dropped_queue_full,
-        retries=stats.retries,
         seconds=took,
         throttled_requests=len(throttled),
         min_gap_after_429_s=min(gaps, default=0.0),
@@ -318,14 +306,11 @@ def test_a_server_slower_than_the_interval_gets_everything_once(
     assert_nothing_silent(stats, server, events)
     assert set(server.times_received().values()) == {1}, "an event was sent twice"
     assert stats.retries == 0
-    record(
+    record_run(
         "server slower than the interval (0.3 s per answer, 0.05 s interval)",
         _command("test_a_server_slower_than_the_interval_gets_everything_once"),
-        tracked=stats.tracked,
+        stats,
         delivered=len(server.delivered_ids()),
-        rejected=stats.rejected,
-        dropped=0,
-        retries=stats.retries,
         seconds=took,
         requests=len(server.event_receipts()),
     )
@@ -346,14 +331,11 @@ def test_a_burst_beyond_the_queue_evicts_the_oldest_and_counts_them(
     assert server.delivered_ids() == {str(e.event_id) for e in events[-100:]}
     assert (stats.sent, stats.dropped_queue_full) == (100, 150)
     assert_nothing_silent(stats, server, events)
-    record(
+    record_run(
         "burst of 250 into a queue of 100 (not started)",
         _command("test_a_burst_beyond_the_queue_evicts_the_oldest_and_counts_them"),
-        tracked=stats.tracked,
+        stats,
         delivered=len(server.delivered_ids()),
-        rejected=stats.rejected,
-        dropped=stats.dropped_queue_full,
-        retries=stats.retries,
         seconds=None,
     )
 
@@ -381,14 +363,11 @@ def test_a_running_client_sends_a_burst_rather_than_evicting_it(
     newest = {str(e.event_id) for e in events[-200:]}
     assert newest <= server.delivered_ids(), "an event among the newest max_queue_size was lost"
     assert stats.sent > 200, "the flush-when-full path never ran"
-    record(
+    record_run(
         "burst of 2,000 in 1 s into a queue of 200 (running, interval 60 s)",
         _command("test_a_running_client_sends_a_burst_rather_than_evicting_it"),
-        tracked=stats.tracked,
+        stats,
         delivered=len(server.delivered_ids()),
-        rejected=stats.rejected,
-        dropped=stats.dropped_queue_full,
-        retries=stats.retries,
         seconds=took,
         batches=stats.batches,
     )
@@ -422,14 +401,11 @@ def test_stop_during_an_outage_returns_in_time_and_counts_the_drops(
     stats = client.stats
     assert_nothing_silent(stats, server, events)
     assert (stats.sent, stats.dropped_shutdown, stats.queued) == (0, 150, 0)
-    record(
+    record_run(
         f"stop() during an outage ({outage}), shutdown timeout 1 s",
         _command("test_stop_during_an_outage_returns_in_time_and_counts_the_drops"),
-        tracked=stats.tracked,
+        stats,
         delivered=len(server.delivered_ids()),
-        rejected=stats.rejected,
-        dropped=stats.dropped_shutdown,
-        retries=stats.retries,
         seconds=took,
     )
 
@@ -456,14 +432,11 @@ def test_a_batch_committed_before_a_timeout_is_stored_once_by_the_collector(
         assert proxy.ledger.stored_twice == 10, "the collector was not sent the batch twice"
         assert collector.event_count == 10
         assert_nothing_silent(stats, proxy, events)
-        record(
+        record_run(
             "duplicate after a committed timeout (real collector)",
             _command("test_a_batch_committed_before_a_timeout_is_stored_once_by_the_collector"),
-            tracked=stats.tracked,
+            stats,
             delivered=collector.event_count,
-            rejected=stats.rejected,
-            dropped=0,
-            retries=stats.retries,
             seconds=took,
             times_sent=2,
         )
