@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 import bench_client
 import bench_import
 import bench_models
-from _util import Figure, fmt, machine_info
+from _util import Figure, Summary, fmt, machine_info
 
 GROUPS: dict[str, Callable[[bool], list[Figure]]] = {
     "import": lambda quick: bench_import.figures(runs=5 if quick else 15),
@@ -87,6 +87,27 @@ def format_markdown(sections: Sequence[tuple[str, Sequence[Figure]]]) -> str:
     return "\n".join(out)
 
 
+def _machine_speed(when: str) -> Figure:
+    """A fixed pure-Python workload, timed now: shows when the machine itself sped up or slowed.
+
+    This VM's speed moves by up to 1.7x between minutes (other tenants, CPU
+    frequency); comparing a group's figures with the reference taken next to
+    them tells a slow machine from a slow change.
+    """
+    import timeit
+    import uuid
+
+    number = 20_000
+    samples = [t / number * 1e6 for t in timeit.repeat(uuid.uuid4, number=number, repeat=7)]
+    return Figure(
+        key=f"reference_uuid4_{when.replace(' ', '_')}",
+        label=f"reference: uuid.uuid4() per call, {when}",
+        unit="µs",
+        summary=Summary.of(samples),
+        note="machine speed check; 1.4 µs on this machine at its usual speed",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the chosen groups, print the table, write JSON if asked; see the module doc."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
@@ -107,8 +128,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     info = machine_info()
     started = time.perf_counter()
     sections: list[tuple[str, list[Figure]]] = []
+    speed: list[Figure] = []
     for name in groups:
+        speed.append(_machine_speed(f"before {name}"))
         sections.append((TITLES[name], GROUPS[name](args.quick)))
+    speed.append(_machine_speed("at the end"))
+    sections.append(("Machine speed (same workload before each group)", speed))
     info["benchmark_seconds"] = round(time.perf_counter() - started, 1)
     info["loadavg_at_end"] = (
         [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else []
