@@ -111,9 +111,8 @@ class TelemetryClient:
         self._request_timeout_s = _number(config.request_timeout_seconds, 10.0)
         self._max_retries = max(0, _int(config.max_retries))
         ttl = config.prediction_cache_ttl_seconds
-        self._cache = PredictionCache(
-            ttl if _number(ttl, -1.0, minimum=-1.0) >= 0 else 21600.0, clock=clock
-        )
+        usable_ttl = isinstance(ttl, (int, float)) and not isinstance(ttl, bool) and ttl >= 0
+        self._cache = PredictionCache(_seconds(ttl) if usable_ttl else 21600.0, clock=clock)
         self._atexit_registered = False
         self._fork_claims: dict[int, int] = {}
         self._init_process_state()

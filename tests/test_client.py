@@ -830,6 +830,9 @@ def test_the_api_key_never_appears_in_logs_reprs_stats_or_errors(
         {"submit_interval_seconds": None},
         {"shutdown_timeout_seconds": "x"},
         {"prediction_cache_ttl_seconds": -5},
+        {"prediction_cache_ttl_seconds": -0.5},
+        {"prediction_cache_ttl_seconds": float("nan")},
+        {"prediction_cache_ttl_seconds": "a day"},
     ],
     ids=lambda o: "-".join(f"{k}={v!r}" for k, v in o.items()),
 )
