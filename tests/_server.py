@@ -23,21 +23,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 
 import pytest
+from strategies import sample_event_kwargs
 
 from mosaic_telemetry import (
     ClientStats,
     Complexity,
     CorrectionFactors,
-    Harness,
-    Outcome,
     PredictionData,
     PredictionMetadata,
     PredictionQuery,
     PredictionResponse,
     Provider,
-    QualityGate,
     QualityPrediction,
-    RepoSizeCategory,
     TaskCompletionEvent,
     TaskType,
     TelemetryConfig,
@@ -370,33 +367,9 @@ def make_config(server: TelemetryServer | str, **overrides: Any) -> TelemetryCon
 
 def make_event(model: str = "test-model", **overrides: Any) -> TaskCompletionEvent:
     """A valid event with every field set to a non-default value and a fresh ``event_id``."""
-    values: dict[str, Any] = {
-        "instance_id": uuid.UUID(INSTANCE_ID),
-        "event_id": uuid.uuid4(),
-        "timestamp": datetime(2026, 11, 24, 22, 0, 0, 123456, tzinfo=timezone.utc),
-        "task_duration_ms": 45_000,
-        "task_type": TaskType.IMPLEMENTATION,
-        "complexity": Complexity.HIGH,
-        "harness": Harness.CLAUDE_CODE,
-        "model": model,
-        "provider": Provider.ANTHROPIC,
-        "estimated_input_tokens": 12_000,
-        "estimated_output_tokens": 3_000,
-        "actual_input_tokens": 14_500,
-        "actual_output_tokens": 2_800,
-        "estimated_cost_usd_micros": 81_000,
-        "actual_cost_usd_micros": 85_500,
-        "quality_gate_passed": False,
-        "quality_gates_run": [QualityGate.BUILD, QualityGate.LINT, QualityGate.TEST],
-        "quality_gates_failed": [QualityGate.TEST],
-        "context_compactions": 2,
-        "context_rotations": 1,
-        "context_utilization_final": 0.75,
-        "outcome": Outcome.PARTIAL,
-        "retry_count": 1,
-        "language": "python",
-        "repo_size_category": RepoSizeCategory.MEDIUM,
-    }
+    values = sample_event_kwargs(
+        instance_id=uuid.UUID(INSTANCE_ID), event_id=uuid.uuid4(), model=model
+    )
     values.update(overrides)
     return TaskCompletionEvent(**values)
 
