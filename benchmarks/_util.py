@@ -10,7 +10,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mosaic_telemetry import EventBuilder
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = Path(os.environ.get("MOSAIC_BENCH_ROOT") or BENCH_DIR.parent).resolve()
@@ -212,12 +215,8 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def make_events(count: int, *, start: int = 0) -> list[Any]:
-    """``count`` distinct, realistic events built the way users build them (EventBuilder).
-
-    Every event has its own ``event_id``, timestamp and numbers (no shared small
-    ints), the same model name and instance, two gates run and one failed.
-    """
+def realistic_builder() -> EventBuilder:
+    """An EventBuilder with the dimensions every benchmark event shares already set."""
     use_repo_package()
     from mosaic_telemetry import (
         Complexity,
@@ -225,12 +224,11 @@ def make_events(count: int, *, start: int = 0) -> list[Any]:
         Harness,
         Outcome,
         Provider,
-        QualityGate,
         RepoSizeCategory,
         TaskType,
     )
 
-    builder = (
+    return (
         EventBuilder(INSTANCE_ID)
         .task_type(TaskType.IMPLEMENTATION)
         .complexity_level(Complexity.MEDIUM)
@@ -241,6 +239,20 @@ def make_events(count: int, *, start: int = 0) -> list[Any]:
         .language("python")
         .repo_size(RepoSizeCategory.MEDIUM)
     )
+
+
+def make_events(count: int, *, start: int = 0) -> list[Any]:
+    """``count`` distinct, realistic events built the way users build them (EventBuilder).
+
+    Every event has its own ``event_id``, timestamp and numbers (no shared small
+    ints), the same model name and instance, two gates run and one failed.
+    """
+    use_repo_package()
+    from mosaic_telemetry import (
+        QualityGate,
+    )
+
+    builder = realistic_builder()
     events = []
     for i in range(start, start + count):
         events.append(

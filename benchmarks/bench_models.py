@@ -17,14 +17,21 @@ import tracemalloc
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from _util import Figure, Summary, fmt, machine_info, make_events, use_repo_package
+from _util import (
+    Figure,
+    Summary,
+    fmt,
+    machine_info,
+    make_events,
+    realistic_builder,
+    use_repo_package,
+)
 
 use_repo_package()
 
 from mosaic_telemetry import (  # noqa: E402  # after use_repo_package(): measure the checkout
     BatchEventRequest,
     Complexity,
-    EventBuilder,
     Harness,
     Outcome,
     Provider,
@@ -127,17 +134,7 @@ def _cases() -> list[tuple[str, str, Callable[[], object]]]:
     event = TaskCompletionEvent(**kwargs)
     wire_text = event.to_json()
     wire = json.loads(wire_text)
-    builder = (
-        EventBuilder(INSTANCE_ID)
-        .task_type(TaskType.IMPLEMENTATION)
-        .complexity_level(Complexity.MEDIUM)
-        .harness_type(Harness.CLAUDE_CODE)
-        .model("claude-sonnet-4-5")
-        .provider(Provider.ANTHROPIC)
-        .outcome_value(Outcome.SUCCESS)
-        .language("python")
-        .repo_size(RepoSizeCategory.MEDIUM)
-    )
+    builder = realistic_builder()
     gates_run = [QualityGate.BUILD, QualityGate.LINT]
     gates_failed = [QualityGate.LINT]
     batch = make_events(100)

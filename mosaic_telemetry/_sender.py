@@ -18,7 +18,7 @@ from ._http import (
     parse_retry_after,
 )
 from ._log import LazyLogger
-from ._validation import _UUID_TEXT, to_uuid
+from ._validation import UUID_TEXT, to_uuid
 from .errors import TelemetryError, ValidationError
 from .models import (
     MAX_PREDICTION_QUERIES,
@@ -331,7 +331,7 @@ def _rejections(body: bytes) -> list[tuple[UUID, str | None]]:
                 )
                 if (
                     type(event_id) is not str
-                    or not _UUID_TEXT.match(event_id)
+                    or not UUID_TEXT.match(event_id)
                     or status not in ("accepted", "rejected")
                     or not (error is None or type(error) is str)
                 ):

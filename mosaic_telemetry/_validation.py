@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 
 __all__ = [
+    "UUID_TEXT",
     "Invalid",
     "any_bool",
     "any_str",
@@ -205,7 +206,7 @@ def optional(rule: Rule) -> Rule:
     return check
 
 
-_UUID_TEXT = re.compile(
+UUID_TEXT = re.compile(
     r"\A(?:urn:uuid:)?\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
     r"[0-9a-fA-F]{12}\}?\Z"
 )
@@ -255,7 +256,7 @@ def to_uuid(value: Any) -> UUID:
         return value
     if isinstance(value, UUID):
         return UUID(int=value.int)
-    if isinstance(value, str) and _UUID_TEXT.match(value):
+    if isinstance(value, str) and UUID_TEXT.match(value):
         return UUID(str(value))
     raise Invalid("must be a UUID or its string form")
 

@@ -10,8 +10,6 @@ from .models import TaskCompletionEvent
 
 __all__ = ["EventQueue"]
 
-T = TaskCompletionEvent
-
 
 class _BoundedFifo:
     """The queue's logic: a deque under one lock, with eviction counts."""
@@ -23,12 +21,12 @@ class _BoundedFifo:
             raise ValueError(f"max_size must be a positive int, got {max_size!r}")
         self._max_size = max_size
         # maxlen makes append() evict from the left by itself, in C, under the GIL.
-        self._items: deque[T] = deque(maxlen=max_size)
+        self._items: deque[TaskCompletionEvent] = deque(maxlen=max_size)
         self._lock = threading.Lock()
         self._dropped = 0
         self._puts = 0
 
-    def put(self, item: T) -> None:
+    def put(self, item: TaskCompletionEvent) -> None:
         """Append ``item``; when full, the oldest item is evicted and counted."""
         with self._lock:
             if len(self._items) == self._max_size:
@@ -36,14 +34,14 @@ class _BoundedFifo:
             self._items.append(item)
             self._puts += 1
 
-    def drain(self, max_items: int) -> list[T]:
+    def drain(self, max_items: int) -> list[TaskCompletionEvent]:
         """Remove and return up to ``max_items`` of the oldest items, oldest first."""
         with self._lock:
             count = min(max_items, len(self._items))
             popleft = self._items.popleft
             return [popleft() for _ in range(count)]
 
-    def put_back(self, items: Iterable[T]) -> None:
+    def put_back(self, items: Iterable[TaskCompletionEvent]) -> None:
         """Re-insert ``items`` at the front in their order (for retries).
 
         Past ``max_size`` the oldest are evicted (and counted), so the newest
