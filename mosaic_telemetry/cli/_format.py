@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .models import PredictionQuery, PredictionResponse
+from ..models import PredictionQuery, PredictionResponse
 
 __all__ = ["LEVEL_LEGEND", "compact", "prediction_row", "prediction_table"]
 

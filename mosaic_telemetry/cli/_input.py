@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .errors import ValidationError
-from .models import TaskCompletionEvent
+from ..errors import ValidationError
+from ..models import TaskCompletionEvent
 
 __all__ = ["parse_events"]
 

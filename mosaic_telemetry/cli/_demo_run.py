@@ -1,4 +1,4 @@
-"""The demo: seeded synthetic events sent through a real client to an in-process collector."""
+"""The demo's engine: seeded synthetic events sent through a real client to a local collector."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from uuid import UUID
 from .._stats import ClientStats
 from ..builder import EventBuilder
 from ..client import TelemetryClient
+from ..collector.server import Collector
 from ..config import TelemetryConfig
 from ..enums import Complexity, Harness, Outcome, Provider, QualityGate, RepoSizeCategory, TaskType
 from ..models import (
@@ -24,7 +25,6 @@ from ..models import (
     PredictionResponse,
     TaskCompletionEvent,
 )
-from .server import Collector
 
 __all__ = [
     "DEMO_EVENT_COUNT",
