@@ -1,0 +1,329 @@
+"""One HTTP/1.1 keep-alive connection (``http.client``) whose every request has a hard deadline.
+
+The deadline covers the whole request, not each socket call: the sockets used
+here set their timeout to what is left of it before every send and receive, and
+the DNS lookup runs on a helper thread the caller stops waiting for. A peer that
+trickles a byte a second, never reads, never answers or sends an endless body
+ends the request at its deadline.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import select
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+
+from ._diagnose import Phase, TransportError, describe
+from ._http import MAX_RESPONSE_BYTES, HttpResult
+
+TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ._deadline import Deadline
+
+
+__all__ = ["Connection", "Route", "tls_context"]
+
+
+def _arm(sock: socket.socket, deadline: Deadline | None) -> None:
+    """Set ``sock``'s timeout to what is left of ``deadline``; raise when nothing is."""
+    if deadline is not None:
+        left = deadline.remaining()
+        if left <= 0:
+            raise TimeoutError("timed out")
+        sock.settimeout(left)
+
+
+class _DeadlineSocket(socket.socket):
+    """A socket that bounds each blocking call by what is left of :attr:`deadline`."""
+
+    deadline: Deadline | None = None
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        _arm(self, self.deadline)  # socket.sendall keeps one total timeout for all of it
+        super().sendall(data, flags)
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        _arm(self, self.deadline)
+        return super().send(data, flags)
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        _arm(self, self.deadline)
+        return super().recv_into(buffer, nbytes, flags)
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        _arm(self, self.deadline)
+        return super().recv(bufsize, flags)
+
+
+class _DeadlineSSLSocket(ssl.SSLSocket):
+    """The TLS counterpart of :class:`_DeadlineSocket` (set as the context's socket class)."""
+
+    deadline: Deadline | None = None
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        _arm(self, self.deadline)  # SSLSocket.sendall loops over send(): each chunk is bounded
+        return super().send(data, flags)
+
+    def recv_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0) -> int:
+        _arm(self, self.deadline)
+        return super().recv_into(buffer, nbytes, flags)
+
+    def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
+        _arm(self, self.deadline)
+        return super().recv(buflen, flags)
+
+
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """A verifying TLS context (the system's CAs, or ``ca_file``) whose sockets keep deadlines.
+
+    Raises:
+        OSError, ssl.SSLError: ``ca_file`` can't be read or holds no certificate.
+    """
+    context = ssl.create_default_context(cafile=ca_file)
+    context.sslsocket_class = _DeadlineSSLSocket
+    return context
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a request goes: the server, and the proxy in between if there is one."""
+
+    scheme: str
+    host: str
+    port: int
+    proxy_host: str | None = None
+    proxy_port: int = 0
+    proxy_url: str | None = None
+    """The proxy's URL as it may be shown (password masked)."""
+    proxy_auth: str | None = None
+    """The ``Proxy-Authorization`` value, when the proxy URL carries credentials."""
+
+    @property
+    def target(self) -> str:
+        """``host:port`` of the server (IPv6 in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+class Connection:
+    """One keep-alive connection along a :class:`Route`, used by one thread at a time.
+
+    It reconnects by itself after an error, after the server closed it, and in a
+    forked child; a request that fails on a reused socket before any answer came
+    is sent once more at once on a fresh one (the server had closed it idle).
+    """
+
+    def __init__(self, route: Route, context: ssl.SSLContext | None) -> None:
+        self._route = route
+        self._context = context
+        self._conn: http.client.HTTPConnection | None = None
+        self._pid = os.getpid()
+        self._deadline: Deadline | None = None
+        self._phase = Phase.CONNECT
+        self.opened = 0
+        """How many TCP connections this object has opened."""
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        deadline: Deadline,
+    ) -> HttpResult:
+        """Send one request and read its answer (at most 1 MiB of body) by ``deadline``.
+
+        Raises:
+            TransportError: no complete HTTP answer came; the message says why and where.
+        """
+        started = time.monotonic()
+        for fresh_retry in (False, True):
+            reused = self._usable()
+            try:
+                return self._exchange(method, path, body, headers, deadline)
+            except (OSError, http.client.HTTPException, ValueError) as exc:
+                self.close()
+                stale = reused and not fresh_retry and self._phase in (Phase.SEND, Phase.WAIT)
+                if stale and not isinstance(exc, TimeoutError) and not deadline.expired():
+                    continue  # the server closed the idle socket: once more on a new one
+                failure = self._describe(exc, time.monotonic() - started)
+                url = f"{self._route.scheme}://{self._route.target}{path}"
+                raise TransportError(
+                    f"{failure} ({method} {url})", retryable=failure.retryable, sent=failure.sent
+                ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _usable(self) -> bool:
+        """Whether an open socket can be reused; drops one that is closed, stale or inherited."""
+        conn = self._conn
+        if conn is None or conn.sock is None:
+            return False
+        if self._pid != os.getpid():  # a forked child must not speak on the parent's socket
+            self._conn = None
+            self._pid = os.getpid()
+            return False
+        try:
+            readable = select.select([conn.sock], [], [], 0)[0]
+        except (OSError, ValueError):
+            readable = [conn.sock]
+        if readable:  # idle, yet readable: the server hung up (or sent junk)
+            self.close()
+            return False
+        return True
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        deadline: Deadline,
+    ) -> HttpResult:
+        self._deadline = deadline
+        conn = self._conn
+        if conn is None:
+            conn = self._conn = self._new_connection()
+        if conn.sock is None:
+            self._phase = Phase.CONNECT
+            conn.connect()  # DNS, TCP, then the proxy tunnel and TLS (Phase.SETUP)
+        sock = conn.sock
+        if isinstance(sock, (_DeadlineSocket, _DeadlineSSLSocket)):
+            sock.deadline = deadline  # a TLS socket replaced the TCP one: tell it too
+        self._phase = Phase.SEND
+        route = self._route
+        if route.proxy_host is not None and route.scheme == "http":
+            path = f"http://{route.target}{path}"  # absolute-form: a proxy request
+            if route.proxy_auth:
+                headers = {**headers, "Proxy-Authorization": route.proxy_auth}
+        conn.request(method, path, body=body, headers=headers)
+        self._phase = Phase.WAIT
+        response = conn.getresponse()
+        self._phase = Phase.READ
+        raw = response.read(MAX_RESPONSE_BYTES + 1)
+        truncated = len(raw) > MAX_RESPONSE_BYTES
+        if not truncated and response.length:
+            # read(n) returns short, without raising, when the peer hangs up before
+            # Content-Length bytes came: that is no answer at all.
+            raise http.client.IncompleteRead(raw, response.length)
+        if truncated or response.will_close:
+            self.close()  # the rest of the body is not read: the socket can't be reused
+        return HttpResult(
+            status=int(response.status),
+            body=raw[:MAX_RESPONSE_BYTES],
+            retry_after=response.getheader("Retry-After"),
+            truncated=truncated,
+        )
+
+    def _new_connection(self) -> http.client.HTTPConnection:
+        route = self._route
+        host = route.proxy_host or route.host
+        port = route.proxy_port or route.port
+        conn: http.client.HTTPConnection
+        if route.scheme == "https":
+            conn = http.client.HTTPSConnection(host, port, context=self._context)
+            if route.proxy_host is not None:
+                tunnel_headers = (
+                    {"Proxy-Authorization": route.proxy_auth} if route.proxy_auth else None
+                )
+                conn.set_tunnel(route.host, route.port, headers=tunnel_headers)
+        else:
+            conn = http.client.HTTPConnection(host, port)
+        conn._create_connection = self._open_socket  # type: ignore[attr-defined]  # http.client's hook
+        return conn
+
+    def _open_socket(
+        self, address: tuple[str, int], timeout: object = None, source: object = None
+    ) -> socket.socket:
+        """``socket.create_connection`` with the request's deadline, DNS included."""
+        deadline = self._deadline
+        if deadline is None:  # connect() is only called from _exchange, which sets it
+            raise TimeoutError("no deadline for this connection")
+        host, port = address
+        self._phase = Phase.DNS
+        infos = _resolve(host, port, deadline)
+        self._phase = Phase.CONNECT
+        failure: OSError = OSError(f"no address for {host}")
+        for family, kind, proto, _, sockaddr in infos:
+            sock = _DeadlineSocket(family, kind, proto)
+            try:
+                sock.deadline = deadline
+                _arm(sock, deadline)
+                sock.connect(sockaddr)
+            except OSError as exc:
+                sock.close()
+                failure = exc
+                continue
+            self.opened += 1
+            # Next: the proxy tunnel, the TLS handshake (bounded: its timeout is what is
+            # left), or the request itself.
+            self._phase = Phase.SETUP
+            return sock
+        raise failure
+
+    def _describe(self, exc: BaseException, elapsed_s: float) -> TransportError:
+        route = self._route
+        if isinstance(exc, ValueError) and not isinstance(exc, http.client.HTTPException):
+            return TransportError(f"request to {route.target} refused locally: {exc}"[:200])
+        return describe(
+            exc,
+            self._phase,
+            target=route.target,
+            proxy=route.proxy_url,
+            elapsed_s=elapsed_s,
+            resolving=route.proxy_host or route.host,
+        )
+
+    def abort(self) -> None:
+        """From another thread: end the request in progress at once (shut the socket down)."""
+        conn = self._conn
+        sock = conn.sock if conn is not None else None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        """Close the socket (a later request reconnects)."""
+        conn = self._conn
+        if conn is not None:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+
+def _resolve(host: str, port: int, deadline: Deadline) -> list[tuple]:  # type: ignore[type-arg]
+    """``getaddrinfo`` by ``deadline``: a name is looked up on a helper thread."""
+    try:
+        return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
+    except socket.gaierror:
+        pass  # a name, not an address
+    answer: list[object] = []
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            answer.append(socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM))
+        except OSError as exc:
+            answer.append(exc)
+        finally:
+            done.set()
+
+    from ._threads import start_thread  # noqa: PLC0415
+
+    if start_thread(lookup, "dns") is None:
+        lookup()  # no thread allowed here: the resolver's own timeout has to do
+    if not done.wait(deadline.remaining()):
+        raise TimeoutError(f"DNS lookup of {host} timed out")
+    result = answer[0]
+    if isinstance(result, OSError):
+        raise result
+    return result  # type: ignore[return-value]  # getaddrinfo's list
