@@ -112,6 +112,51 @@ class Route:
         return f"{host}:{self.port}"
 
 
+class _Progress:
+    """How far the request in progress got, and its deadline (what a failure is named by).
+
+    http.client calls :meth:`open_socket` to connect; it is this object's, not the
+    connection's, so no reference cycle keeps sockets alive past their owner.
+    """
+
+    __slots__ = ("deadline", "opened", "phase")
+
+    def __init__(self) -> None:
+        self.deadline: Deadline | None = None
+        self.phase = Phase.CONNECT
+        self.opened = 0
+        """How many TCP connections were opened."""
+
+    def open_socket(
+        self, address: tuple[str, int], timeout: object = None, source: object = None
+    ) -> socket.socket:
+        """``socket.create_connection`` with the request's deadline, DNS included."""
+        deadline = self.deadline
+        if deadline is None:  # connect() is only called from _exchange, which sets it
+            raise TimeoutError("no deadline for this connection")
+        host, port = address
+        self.phase = Phase.DNS
+        infos = _resolve(host, port, deadline)
+        self.phase = Phase.CONNECT
+        failure: OSError = OSError(f"no address for {host}")
+        for family, kind, proto, _, sockaddr in infos:
+            sock = _DeadlineSocket(family, kind, proto)
+            try:
+                sock.deadline = deadline
+                _arm(sock, deadline)
+                sock.connect(sockaddr)
+            except OSError as exc:
+                sock.close()
+                failure = exc
+                continue
+            self.opened += 1
+            # Next: the proxy tunnel, the TLS handshake (bounded: its timeout is what is
+            # left), or the request itself.
+            self.phase = Phase.SETUP
+            return sock
+        raise failure
+
+
 class Connection:
     """One keep-alive connection along a :class:`Route`, used by one thread at a time.
 
@@ -125,10 +170,8 @@ class Connection:
         self._context = context
         self._conn: http.client.HTTPConnection | None = None
         self._pid = os.getpid()
-        self._deadline: Deadline | None = None
-        self._phase = Phase.CONNECT
-        self.opened = 0
-        """How many TCP connections this object has opened."""
+        self._progress = _Progress()
+        self._response: http.client.HTTPResponse | None = None
 
     def request(
         self,
@@ -150,7 +193,9 @@ class Connection:
                 return self._exchange(method, path, body, headers, deadline)
             except (OSError, http.client.HTTPException, ValueError) as exc:
                 self.close()
-                stale = reused and not fresh_retry and self._phase in (Phase.SEND, Phase.WAIT)
+                stale = (
+                    reused and not fresh_retry and self._progress.phase in (Phase.SEND, Phase.WAIT)
+                )
                 if stale and not isinstance(exc, TimeoutError) and not deadline.expired():
                     continue  # the server closed the idle socket: once more on a new one
                 failure = self._describe(exc, time.monotonic() - started)
@@ -158,6 +203,9 @@ class Connection:
                 raise TransportError(
                     f"{failure} ({method} {url})", retryable=failure.retryable, sent=failure.sent
                 ) from None
+            except BaseException:  # Ctrl-C, SystemExit mid-request: the socket is in between
+                self.close()
+                raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _usable(self) -> bool:
@@ -186,26 +234,26 @@ class Connection:
         headers: dict[str, str],
         deadline: Deadline,
     ) -> HttpResult:
-        self._deadline = deadline
+        self._progress.deadline = deadline
         conn = self._conn
         if conn is None:
             conn = self._conn = self._new_connection()
         if conn.sock is None:
-            self._phase = Phase.CONNECT
+            self._progress.phase = Phase.CONNECT
             conn.connect()  # DNS, TCP, then the proxy tunnel and TLS (Phase.SETUP)
         sock = conn.sock
         if isinstance(sock, (_DeadlineSocket, _DeadlineSSLSocket)):
             sock.deadline = deadline  # a TLS socket replaced the TCP one: tell it too
-        self._phase = Phase.SEND
+        self._progress.phase = Phase.SEND
         route = self._route
         if route.proxy_host is not None and route.scheme == "http":
             path = f"http://{route.target}{path}"  # absolute-form: a proxy request
             if route.proxy_auth:
                 headers = {**headers, "Proxy-Authorization": route.proxy_auth}
         conn.request(method, path, body=body, headers=headers)
-        self._phase = Phase.WAIT
-        response = conn.getresponse()
-        self._phase = Phase.READ
+        self._progress.phase = Phase.WAIT
+        response = self._response = conn.getresponse()
+        self._progress.phase = Phase.READ
         raw = response.read(MAX_RESPONSE_BYTES + 1)
         truncated = len(raw) > MAX_RESPONSE_BYTES
         if not truncated and response.length:
@@ -214,6 +262,7 @@ class Connection:
             raise http.client.IncompleteRead(raw, response.length)
         if truncated or response.will_close:
             self.close()  # the rest of the body is not read: the socket can't be reused
+        self._response = None
         return HttpResult(
             status=int(response.status),
             body=raw[:MAX_RESPONSE_BYTES],
@@ -235,45 +284,18 @@ class Connection:
                 conn.set_tunnel(route.host, route.port, headers=tunnel_headers)
         else:
             conn = http.client.HTTPConnection(host, port)
-        conn._create_connection = self._open_socket  # type: ignore[attr-defined]  # http.client's hook
+        conn._create_connection = self._progress.open_socket  # type: ignore[attr-defined]  # its hook
         return conn
-
-    def _open_socket(
-        self, address: tuple[str, int], timeout: object = None, source: object = None
-    ) -> socket.socket:
-        """``socket.create_connection`` with the request's deadline, DNS included."""
-        deadline = self._deadline
-        if deadline is None:  # connect() is only called from _exchange, which sets it
-            raise TimeoutError("no deadline for this connection")
-        host, port = address
-        self._phase = Phase.DNS
-        infos = _resolve(host, port, deadline)
-        self._phase = Phase.CONNECT
-        failure: OSError = OSError(f"no address for {host}")
-        for family, kind, proto, _, sockaddr in infos:
-            sock = _DeadlineSocket(family, kind, proto)
-            try:
-                sock.deadline = deadline
-                _arm(sock, deadline)
-                sock.connect(sockaddr)
-            except OSError as exc:
-                sock.close()
-                failure = exc
-                continue
-            self.opened += 1
-            # Next: the proxy tunnel, the TLS handshake (bounded: its timeout is what is
-            # left), or the request itself.
-            self._phase = Phase.SETUP
-            return sock
-        raise failure
 
     def _describe(self, exc: BaseException, elapsed_s: float) -> TransportError:
         route = self._route
-        if isinstance(exc, ValueError) and not isinstance(exc, http.client.HTTPException):
+        if isinstance(exc, ValueError) and not isinstance(
+            exc, (OSError, http.client.HTTPException)
+        ):
             return TransportError(f"request to {route.target} refused locally: {exc}"[:200])
         return describe(
             exc,
-            self._phase,
+            self._progress.phase,
             target=route.target,
             proxy=route.proxy_url,
             elapsed_s=elapsed_s,
@@ -292,10 +314,25 @@ class Connection:
 
     def close(self) -> None:
         """Close the socket (a later request reconnects)."""
-        conn = self._conn
-        if conn is not None:
+        response, self._response = self._response, None
+        if response is not None:  # cut short: it holds a file on the socket
             try:
-                conn.close()
+                response.close()
+            except OSError:
+                pass
+        conn = self._conn
+        if conn is None:
+            return
+        sock = conn.sock
+        try:
+            conn.close()
+        except OSError:
+            pass
+        # A response cut short still holds a file on the socket, and close() waits for
+        # that file to close: release the descriptor now, not whenever GC gets to it.
+        if sock is not None and sock.fileno() != -1:
+            try:
+                os.close(sock.detach())
             except OSError:
                 pass
 

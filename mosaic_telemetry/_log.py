@@ -3,9 +3,11 @@
 Two guards sit around every record the client emits: an exception raised by the
 host's filters or handlers (``Handler.handle()`` guards ``emit()``, not
 ``filter()``) is swallowed here, so it never reaches the host through ``flush()``
-nor ends a worker thread; and while a record is being emitted, :data:`emitting`
-holds that thread, so ``track()`` can refuse an event a host handler makes
-out of the client's own record (a loop that would feed on itself).
+nor ends a worker thread; and while a record is being handled, :data:`emitting`
+holds that thread, so ``track()`` can refuse an event a host handler makes out of
+the client's own record (a loop that would feed on itself). A finalizer or signal
+handler that happens to call ``track()`` inside that window is refused the same
+way: counted in ``dropped_feedback``, never lost from the counts.
 """
 
 from __future__ import annotations
@@ -66,13 +68,17 @@ class LazyLogger:
     def _log(
         self, level: int, msg: object, args: tuple[object, ...], kwargs: dict[str, object]
     ) -> None:
+        try:
+            logger = self._get()
+            if not logger.isEnabledFor(level):
+                return  # no handler will run: nothing to guard
+        except Exception:  # a host's broken logging setup
+            return
         ident = threading.get_ident()
         outer = ident in emitting  # a record logged while emitting one (a handler's own)
         emitting[ident] = True
         try:
-            logger = self._get()
-            if logger.isEnabledFor(level):
-                logger.log(level, msg, *args, stacklevel=3, **kwargs)  # type: ignore[arg-type]
+            logger.log(level, msg, *args, stacklevel=3, **kwargs)  # type: ignore[arg-type]
         except Exception:  # noqa: S110  # a host filter or handler raised: not our caller's problem
             pass
         finally:

@@ -79,6 +79,11 @@ class Requester:
         """Monotonic time before which no request should go out (from ``Retry-After``)."""
 
     @property
+    def max_retries(self) -> int:
+        """How often a request is sent again after a transient failure."""
+        return self._max_retries
+
+    @property
     def transport(self) -> Transport:
         """The transport, made on first use.
 

@@ -45,6 +45,7 @@ class Sender:
         self._ledger = ledger
         self._health = health
         self._dry_run = dry_run
+        self.max_retries = requester.max_retries
 
     def deliver(
         self, ticket: Ticket, deadline: Deadline, interrupt: threading.Event | None
@@ -210,7 +211,8 @@ class _Job:
             if not server_up:
                 back += single
                 continue
-            attempt = self._post(single)
+            # Its probe was its first attempt: the rest of its retries, alone.
+            attempt = self._post(single, retries=max(0, self._sender.max_retries - 1))
             result = attempt.result
             if result is None:
                 back += single

@@ -170,6 +170,7 @@ class Background:
         with self._life:
             if self.running:
                 return False
+            _load_send_path()
             self._run_id += 1
             self._interrupt.clear()
             self._wake.clear()
@@ -406,6 +407,26 @@ class _Group:
                 returns.append((ticket, sorted(ticket.open)))
         self._ledger.give_back(returns)
         return not returns and len(backs) == len(self._tickets)
+
+
+def _load_send_path() -> None:
+    """Import, on the starting thread, every module a send loads lazily.
+
+    Import is inert, so these load on first use; but a fork while another thread
+    is importing a module leaves that module's import lock held in the child for
+    good. Loaded here, before any of our threads runs, no sender of ours is ever
+    importing when the host forks.
+    """
+    import base64  # noqa: F401, PLC0415
+    import email.utils  # noqa: F401, PLC0415
+    import encodings.idna  # noqa: F401, PLC0415  # getaddrinfo() loads it on its first call
+    import gzip  # noqa: F401, PLC0415
+    import json  # noqa: F401, PLC0415
+    import logging  # noqa: F401, PLC0415
+    import random  # noqa: F401, PLC0415
+    import urllib.request  # noqa: F401, PLC0415
+
+    from . import _connection, _replies  # noqa: F401, PLC0415
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
