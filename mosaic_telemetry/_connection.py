@@ -1,10 +1,8 @@
 """One HTTP/1.1 keep-alive connection (``http.client``) whose every request has a hard deadline.
 
-The deadline covers the whole request, not each socket call: the sockets used
-here set their timeout to what is left of it before every send and receive, and
-the DNS lookup runs on a helper thread the caller stops waiting for. A peer that
-trickles a byte a second, never reads, never answers or sends an endless body
-ends the request at its deadline.
+The deadline covers the whole request, not each socket call (see ``_sockets.py``):
+a peer that trickles a byte a second, never reads, never answers or sends an
+endless body ends the request at its deadline.
 """
 
 from __future__ import annotations
@@ -14,81 +12,19 @@ import os
 import select
 import socket
 import ssl
-import threading
 import time
 from dataclasses import dataclass
 
 from ._diagnose import Phase, TransportError, describe
 from ._http import MAX_RESPONSE_BYTES, HttpResult
+from ._sockets import DeadlineSocket, DeadlineSSLSocket, arm, resolve
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
 if TYPE_CHECKING:
-    from typing import Any
-
     from ._deadline import Deadline
 
 
-__all__ = ["Connection", "Route", "tls_context"]
-
-
-def _arm(sock: socket.socket, deadline: Deadline | None) -> None:
-    """Set ``sock``'s timeout to what is left of ``deadline``; raise when nothing is."""
-    if deadline is not None:
-        left = deadline.remaining()
-        if left <= 0:
-            raise TimeoutError("timed out")
-        sock.settimeout(left)
-
-
-class _DeadlineSocket(socket.socket):
-    """A socket that bounds each blocking call by what is left of :attr:`deadline`."""
-
-    deadline: Deadline | None = None
-
-    def sendall(self, data: Any, flags: int = 0) -> None:
-        _arm(self, self.deadline)  # socket.sendall keeps one total timeout for all of it
-        super().sendall(data, flags)
-
-    def send(self, data: Any, flags: int = 0) -> int:
-        _arm(self, self.deadline)
-        return super().send(data, flags)
-
-    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
-        _arm(self, self.deadline)
-        return super().recv_into(buffer, nbytes, flags)
-
-    def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        _arm(self, self.deadline)
-        return super().recv(bufsize, flags)
-
-
-class _DeadlineSSLSocket(ssl.SSLSocket):
-    """The TLS counterpart of :class:`_DeadlineSocket` (set as the context's socket class)."""
-
-    deadline: Deadline | None = None
-
-    def send(self, data: Any, flags: int = 0) -> int:
-        _arm(self, self.deadline)  # SSLSocket.sendall loops over send(): each chunk is bounded
-        return super().send(data, flags)
-
-    def recv_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0) -> int:
-        _arm(self, self.deadline)
-        return super().recv_into(buffer, nbytes, flags)
-
-    def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
-        _arm(self, self.deadline)
-        return super().recv(buflen, flags)
-
-
-def tls_context(ca_file: str | None) -> ssl.SSLContext:
-    """A verifying TLS context (the system's CAs, or ``ca_file``) whose sockets keep deadlines.
-
-    Raises:
-        OSError, ssl.SSLError: ``ca_file`` can't be read or holds no certificate.
-    """
-    context = ssl.create_default_context(cafile=ca_file)
-    context.sslsocket_class = _DeadlineSSLSocket
-    return context
+__all__ = ["Connection", "Route"]
 
 
 @dataclass(frozen=True)
@@ -136,14 +72,14 @@ class _Progress:
             raise TimeoutError("no deadline for this connection")
         host, port = address
         self.phase = Phase.DNS
-        infos = _resolve(host, port, deadline)
+        infos = resolve(host, port, deadline)
         self.phase = Phase.CONNECT
         failure: OSError = OSError(f"no address for {host}")
         for family, kind, proto, _, sockaddr in infos:
-            sock = _DeadlineSocket(family, kind, proto)
+            sock = DeadlineSocket(family, kind, proto)
             try:
                 sock.deadline = deadline
-                _arm(sock, deadline)
+                arm(sock, deadline)
                 sock.connect(sockaddr)
             except OSError as exc:
                 sock.close()
@@ -242,7 +178,7 @@ class Connection:
             self._progress.phase = Phase.CONNECT
             conn.connect()  # DNS, TCP, then the proxy tunnel and TLS (Phase.SETUP)
         sock = conn.sock
-        if isinstance(sock, (_DeadlineSocket, _DeadlineSSLSocket)):
+        if isinstance(sock, (DeadlineSocket, DeadlineSSLSocket)):
             sock.deadline = deadline  # a TLS socket replaced the TCP one: tell it too
         self._progress.phase = Phase.SEND
         route = self._route
@@ -335,32 +271,3 @@ class Connection:
                 os.close(sock.detach())
             except OSError:
                 pass
-
-
-def _resolve(host: str, port: int, deadline: Deadline) -> list[tuple]:  # type: ignore[type-arg]
-    """``getaddrinfo`` by ``deadline``: a name is looked up on a helper thread."""
-    try:
-        return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
-    except socket.gaierror:
-        pass  # a name, not an address
-    answer: list[object] = []
-    done = threading.Event()
-
-    def lookup() -> None:
-        try:
-            answer.append(socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM))
-        except OSError as exc:
-            answer.append(exc)
-        finally:
-            done.set()
-
-    from ._threads import start_thread  # noqa: PLC0415
-
-    if start_thread(lookup, "dns") is None:
-        lookup()  # no thread allowed here: the resolver's own timeout has to do
-    if not done.wait(deadline.remaining()):
-        raise TimeoutError(f"DNS lookup of {host} timed out")
-    result = answer[0]
-    if isinstance(result, OSError):
-        raise result
-    return result  # type: ignore[return-value]  # getaddrinfo's list

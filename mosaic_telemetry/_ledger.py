@@ -13,6 +13,7 @@ import threading
 from datetime import datetime, timezone
 
 from ._stats import ClientStats
+from ._tickets import AFTER_EXIT, FEEDBACK, INVALID, Ticket
 from .queue import _BoundedFifo, _Note
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
@@ -23,42 +24,7 @@ if TYPE_CHECKING:
     from .models import TaskCompletionEvent
 
 
-__all__ = ["FEEDBACK", "INVALID", "Ledger", "Ticket"]
-
-
-def _count(counter: str) -> _Note:
-    def change(fifo: _BoundedFifo) -> None:
-        counts = fifo._counts  # type: ignore[attr-defined]  # only a Ledger takes these notes
-        counts["tracked"] += 1
-        counts[counter] += 1
-
-    return _Note(change)
-
-
-INVALID = _count("dropped_invalid")
-"""A ``track()`` argument that was not an event."""
-FEEDBACK = _count("dropped_feedback")
-"""An event tracked from inside the client's own logging."""
-_AFTER_EXIT = _count("dropped_shutdown")
-"""An event tracked after the exit flush: nothing will ever send it."""
-
-
-class Ticket:
-    """One batch in flight: its events, which of them are still open, and its fate."""
-
-    __slots__ = ("events", "open", "out", "unknown")
-
-    def __init__(self, events: list[TaskCompletionEvent]) -> None:
-        self.events = events
-        self.open = set(range(len(events)))
-        """Indices of events neither settled nor given back."""
-        self.unknown = False
-        """A request of this batch may have reached the server without an answer."""
-        self.out = False
-        """A request of this batch is on its way now (its answer has not come yet)."""
-
-    def __len__(self) -> int:
-        return len(self.events)
+__all__ = ["FEEDBACK", "INVALID", "Ledger", "Ticket"]  # the markers and Ticket: _tickets.py
 
 
 class Ledger(_BoundedFifo):
@@ -105,32 +71,10 @@ class Ledger(_BoundedFifo):
     def put_event(self, event: TaskCompletionEvent, batch_size: int) -> bool:
         """``put`` (never waits); True when a full batch is queued."""
         if self._exited:
-            self.put_marker(_AFTER_EXIT)
+            self.put_marker(AFTER_EXIT)
             return False
-        # put(), inlined and lock first: this is the hot path of track().
-        lock = self._lock
-        if lock.acquire(False):
-            if not self._busy:
-                self._busy = True
-                try:
-                    if self._inbox:  # earlier arrivals go first
-                        self._absorb()
-                    items = self._items
-                    if len(items) == self._max_size:
-                        self._dropped += 1
-                        self._evicted(items[0])
-                    items.append(event)
-                    self._puts += 1
-                    full = len(items) >= batch_size
-                finally:
-                    self._busy = False
-                    lock.release()
-                if self._inbox:
-                    self._absorb_later_arrivals()
-                return full
-            lock.release()  # re-entered mid-update on this thread (signal handler, finalizer)
-        self.put(event)  # through the inbox: whoever holds the lock moves it
-        return False
+        self.put(event)
+        return len(self._items) >= batch_size
 
     def _apply(self, change: Callable[[], None]) -> None:
         """Run ``change`` under the lock, or leave it to this thread's outer holder."""
@@ -247,20 +191,11 @@ class Ledger(_BoundedFifo):
 
     def request_out(self, ticket: Ticket) -> None:
         """A request of ``ticket`` is going out: until its answer, its fate is unknown."""
-
-        def change() -> None:
-            ticket.out = True
-
-        self._apply(change)
+        self._apply(lambda: ticket.mark(out=True))
 
     def request_done(self, ticket: Ticket, *, answered: bool) -> None:
         """The request of ``ticket`` ended; without an answer, its fate stays unknown."""
-
-        def change() -> None:
-            ticket.out = False
-            ticket.unknown = ticket.unknown or not answered
-
-        self._apply(change)
+        self._apply(lambda: ticket.mark(out=False, unknown=not answered))
 
     def abandon(self) -> tuple[int, int]:
         """Stop waiting (a deadline of stop/exit passed): count what is left, return it.
@@ -292,29 +227,17 @@ class Ledger(_BoundedFifo):
 
     def mark_exited(self) -> None:
         """After the exit flush: events tracked from now on are counted as undeliverable."""
-
-        def change() -> None:
-            self._exited = True
-
-        self._apply(change)
+        self._apply(lambda: setattr(self, "_exited", True))
 
     # -- counters ------------------------------------------------------------------------
 
     def add(self, name: str, amount: int = 1) -> None:
         """Add ``amount`` to the counter ``name`` (``retries``, ``invalid_responses``)."""
-
-        def change() -> None:
-            self._counts[name] += amount
-
-        self._apply(change)
+        self._apply(lambda: self._counts.__setitem__(name, self._counts[name] + amount))
 
     def error(self, message: str) -> None:
         """Remember ``message`` as the last error."""
-
-        def change() -> None:
-            self.last_error = message
-
-        self._apply(change)
+        self._apply(lambda: setattr(self, "last_error", message))
 
     @property
     def in_flight(self) -> int:

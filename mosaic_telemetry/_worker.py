@@ -1,11 +1,8 @@
 """Background: owns the worker thread, the asyncio task, the sender threads and their wake-ups.
 
-A *send* takes every queued event out of the ledger as tickets, sends the first
-batch alone (a failing server then costs one request, not one per batch), then
-the others in parallel on the sender threads, and puts back what failed in the
-order it was queued. ``flush``/``stop``/the exit flush are sends repeated until
-nothing is left or their deadline passes; at a stop's deadline whatever is
-still out is counted (``unconfirmed`` or ``dropped_shutdown``) and abandoned.
+``flush``/``stop``/the exit flush are sends (``_dispatch.py``) repeated until
+nothing is left or their deadline passes; at a stop's deadline whatever is still
+out is counted (``unconfirmed`` or ``dropped_shutdown``) and abandoned.
 """
 
 from __future__ import annotations
@@ -15,6 +12,7 @@ import os
 import threading
 
 from ._deadline import Deadline
+from ._dispatch import Dispatcher, load_send_path
 from ._log import LazyLogger
 from ._retry import cycle_pause
 from ._threads import SenderPool, Wakeup, in_thread, start_thread
@@ -24,7 +22,7 @@ if TYPE_CHECKING:
     import asyncio
     from collections.abc import Callable
 
-    from ._ledger import Ledger, Ticket
+    from ._ledger import Ledger
     from ._request import Requester
     from ._sender import Sender
 
@@ -66,7 +64,7 @@ class Background:
         self._thread: threading.Thread | None = None
         self._run_id = 0
         self._pool: SenderPool | None = None
-        self._groups: set[_Group] = set()
+        self._dispatcher = Dispatcher(ledger, sender, batch_size)
         self._cycle_deadline: Deadline | None = None
         self._task: asyncio.Task[None] | None = None
         self._exit_hook = False
@@ -104,7 +102,7 @@ class Background:
             parallel = self.running
         ledger = self._ledger
         while True:
-            if not self._send_pending(deadline, None, parallel=parallel):
+            if not self._dispatcher.send(deadline, None, self._senders() if parallel else None):
                 return False
             if not ledger.wait_settled(deadline):
                 return False
@@ -113,64 +111,21 @@ class Background:
             if deadline.expired():
                 return False
 
-    def _send_pending(
-        self, deadline: Deadline, interrupt: threading.Event | None, *, parallel: bool
-    ) -> bool:
-        """One send of everything queued now; True when nothing had to go back."""
-        tickets = self._ledger.take(self._batch_size)
-        if not tickets:
-            return True
-        deliver = self._sender.deliver
-        try:
-            back = deliver(tickets[0], deadline, interrupt)
-            if back:  # the others go back untried, behind the first batch's events
-                rest = [(ticket, sorted(ticket.open)) for ticket in tickets[1:]]
-                self._ledger.give_back([(tickets[0], back), *rest])
-                return False
-            rest_tickets = tickets[1:]
-            if parallel and len(rest_tickets) > 1:
-                return self._send_parallel(rest_tickets, deadline, interrupt)
-            returns = []
-            for ticket in rest_tickets:
-                back = deliver(ticket, deadline, interrupt)
-                if back:
-                    returns.append((ticket, back))
-            self._ledger.give_back(returns)
-            return not returns
-        except BaseException:  # Ctrl-C, SystemExit: nothing taken may stay in flight
-            self._ledger.give_back_open(tickets)
-            raise
+    # -- the worker thread ------------------------------------------------------------
 
-    def _send_parallel(
-        self, tickets: list[Ticket], deadline: Deadline, interrupt: threading.Event | None
-    ) -> bool:
+    def _senders(self) -> SenderPool:
+        """The sender threads' pool (its threads start with the first parallel send)."""
         pool = self._pool
         if pool is None:
             pool = self._pool = SenderPool(SENDER_THREADS)
-        group = _Group(self._ledger, tickets)
-        self._groups.add(group)
-        jobs: list[Callable[[], None]] = []
-        try:
-            for position, ticket in enumerate(tickets):
-                job = group.job(position, self._sender.deliver, ticket, deadline, interrupt)
-                jobs.append(job)
-                if not pool.submit(job):  # no sender thread may start: send it here
-                    job()
-            group.wait(deadline)
-        finally:
-            self._groups.discard(group)
-            cancelled = {position for position, job in enumerate(jobs) if pool.cancel(job)}
-            ok = group.close(cancelled)
-        return ok
-
-    # -- the worker thread ------------------------------------------------------------
+        return pool
 
     def start(self) -> bool:
         """Start the worker thread; False when it runs already or no thread may start."""
         with self._life:
             if self.running:
                 return False
-            _load_send_path()
+            load_send_path()
             self._run_id += 1
             self._interrupt.clear()
             self._wake.clear()
@@ -203,7 +158,7 @@ class Background:
     def _cycle(self) -> bool:
         deadline = self._cycle_deadline = Deadline.after(self._cycle_s, self._clock)
         try:
-            return self._send_pending(deadline, self._interrupt, parallel=True)
+            return self._dispatcher.send(deadline, self._interrupt, self._senders())
         except Exception:  # the worker must survive anything; the host never sees it
             logger.exception("telemetry send cycle failed")
             return False
@@ -218,8 +173,7 @@ class Background:
         cycle = self._cycle_deadline
         if cycle is not None and deadline is not None:
             cycle.cut(deadline.at)
-        for group in list(self._groups):
-            group.interrupt()
+        self._dispatcher.interrupt()
         thread, self._thread = self._thread, None
         return thread
 
@@ -337,96 +291,6 @@ class Background:
         """Whether the supervising task of an async start is alive."""
         task = self._task
         return task is not None and not task.done()
-
-
-class _Group:
-    """The parallel batches of one send: their results, collected in order while awaited."""
-
-    def __init__(self, ledger: Ledger, tickets: list[Ticket]) -> None:
-        self._ledger = ledger
-        self._tickets = tickets
-        self._backs: dict[int, list[int]] = {}
-        self._ready = threading.Condition(threading.RLock())
-        self._open = True
-        self._interrupted = False
-
-    def job(
-        self,
-        position: int,
-        deliver: Callable[[Ticket, Deadline, threading.Event | None], list[int]],
-        ticket: Ticket,
-        deadline: Deadline,
-        interrupt: threading.Event | None,
-    ) -> Callable[[], None]:
-        """The work of one batch, for a sender thread."""
-
-        def run() -> None:
-            back = sorted(ticket.open)
-            try:
-                back = deliver(ticket, deadline, interrupt)
-            finally:
-                self._done(position, back)
-
-        return run
-
-    def _done(self, position: int, back: list[int]) -> None:
-        with self._ready:
-            if self._open:
-                self._backs[position] = back
-                self._ready.notify_all()
-                return
-        if back:  # nobody waits any more: put them back now
-            self._ledger.give_back([(self._tickets[position], back)])
-
-    def wait(self, deadline: Deadline) -> None:
-        """Until every batch is done, the deadline passes, or a stop interrupts."""
-        with self._ready:
-            while len(self._backs) < len(self._tickets) and not self._interrupted:
-                remaining = deadline.remaining()
-                if remaining <= 0:
-                    return
-                self._ready.wait(remaining)
-
-    def interrupt(self) -> None:
-        """Stop waiting (a stop began): what is not done is given back as it ends."""
-        with self._ready:
-            self._interrupted = True
-            self._ready.notify_all()
-
-    def close(self, cancelled: set[int]) -> bool:
-        """Put back, in order, what came back and what never started; True if all settled."""
-        with self._ready:
-            self._open = False
-            backs = dict(self._backs)
-        returns = []
-        for position, ticket in enumerate(self._tickets):
-            if position in backs:
-                if backs[position]:
-                    returns.append((ticket, backs[position]))
-            elif position in cancelled:
-                returns.append((ticket, sorted(ticket.open)))
-        self._ledger.give_back(returns)
-        return not returns and len(backs) == len(self._tickets)
-
-
-def _load_send_path() -> None:
-    """Import, on the starting thread, every module a send loads lazily.
-
-    Import is inert, so these load on first use; but a fork while another thread
-    is importing a module leaves that module's import lock held in the child for
-    good. Loaded here, before any of our threads runs, no sender of ours is ever
-    importing when the host forks.
-    """
-    import base64  # noqa: F401, PLC0415
-    import email.utils  # noqa: F401, PLC0415
-    import encodings.idna  # noqa: F401, PLC0415  # getaddrinfo() loads it on its first call
-    import gzip  # noqa: F401, PLC0415
-    import json  # noqa: F401, PLC0415
-    import logging  # noqa: F401, PLC0415
-    import random  # noqa: F401, PLC0415
-    import urllib.request  # noqa: F401, PLC0415
-
-    from . import _connection, _replies  # noqa: F401, PLC0415
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -9,8 +9,9 @@ from types import TracebackType
 
 from . import _fork
 from ._http import safe_url
-from ._ledger import FEEDBACK, INVALID, Ledger
+from ._ledger import FEEDBACK, INVALID
 from ._log import LazyLogger, emitting
+from ._process import Process
 from ._settings import Settings
 from ._stats import ClientStats
 from .cache import PredictionCache
@@ -18,57 +19,12 @@ from .models import PredictionQuery, PredictionResponse, TaskCompletionEvent
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
 if TYPE_CHECKING:
-    from ._health import Health
-    from ._request import Requester
-    from ._worker import Background
     from .config import TelemetryConfig
 
 
 __all__ = ["TelemetryClient"]
 
 logger = LazyLogger(__name__)
-
-
-class _Process:
-    """Everything of a client that belongs to one process; a forked child makes its own."""
-
-    __slots__ = ("background", "health", "ledger", "pid", "requester")
-
-    def __init__(
-        self,
-        config: TelemetryConfig,
-        settings: Settings,
-        clock: Callable[[], float],
-        sleep: Callable[[float], None] | None,
-    ) -> None:
-        from ._health import Health  # noqa: PLC0415  # first client only: import stays cheap
-        from ._request import Requester  # noqa: PLC0415
-        from ._sender import Sender  # noqa: PLC0415
-        from ._worker import Background  # noqa: PLC0415
-
-        self.pid = _fork.getpid()
-        self.ledger = ledger = Ledger(settings.max_queue)
-        self.health: Health = Health(ledger, config.api_key)
-        self.requester: Requester = Requester(
-            config,
-            ledger,
-            self.health,
-            clock=clock,
-            sleep=sleep,
-            max_retries=settings.max_retries,
-            request_timeout_s=settings.request_timeout_s,
-        )
-        sender = Sender(self.requester, ledger, self.health, dry_run=bool(config.dry_run))
-        self.background: Background = Background(
-            ledger,
-            sender,
-            self.requester,
-            batch_size=settings.batch_size,
-            interval_s=settings.interval_s,
-            request_timeout_s=settings.request_timeout_s,
-            shutdown_s=settings.shutdown_s,
-            clock=clock,
-        )
 
 
 class TelemetryClient:
@@ -104,23 +60,23 @@ class TelemetryClient:
         self._batch_size = settings.batch_size
         self._cache = PredictionCache(settings.cache_ttl_s, clock=clock)
         self._fork_claims: dict[int, int] = {}
-        self._core = _Process(config, settings, clock, sleep)
+        self._core = Process(config, settings, clock, sleep)
         if self._enabled:
             _fork.watch(self)
 
-    def _process(self) -> _Process:
+    def _process(self) -> Process:
         """This process's state; a fresh one after a fork the at-fork hook missed."""
         core = self._core
         return core if core.pid == _fork.getpid() else self._after_fork()
 
-    def _after_fork(self) -> _Process:
+    def _after_fork(self) -> Process:
         """In a forked child: empty queue, new counters and sockets, a worker if one ran."""
         pid = _fork.getpid()
         # Two threads of a C-forked child may notice at once: only the first resets.
         if self._fork_claims.setdefault(pid, threading.get_ident()) != threading.get_ident():
             return self._core
         was_running = self._core.background.started
-        self._core = core = _Process(self._config, self._settings, self._clock, self._sleep)
+        self._core = core = Process(self._config, self._settings, self._clock, self._sleep)
         self._cache._after_fork()
         if was_running:
             core.background.start()

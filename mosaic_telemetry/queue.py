@@ -104,21 +104,31 @@ class _BoundedFifo:
 
     def put(self, item: TaskCompletionEvent) -> None:
         """Append ``item``; when full, the oldest item is evicted and counted. Never waits."""
-        self._inbox.append(item)
         lock = self._lock
-        if not lock.acquire(False):
-            return  # another thread holds it: it moves this item before it lets go
-        if self._busy:  # re-entered mid-update on this thread: the outer call moves it
-            lock.release()
-            return
-        self._busy = True
-        try:
-            self._absorb()
-        finally:
-            self._busy = False
-            lock.release()
-        if self._inbox:
-            self._absorb_later_arrivals()
+        if lock.acquire(False):  # the usual case: straight in, inbox untouched
+            if not self._busy:
+                self._busy = True
+                try:
+                    if self._inbox:  # earlier arrivals go first
+                        self._absorb()
+                    items = self._items
+                    if len(items) == self._max_size:
+                        self._dropped += 1
+                        self._evicted(items[0])
+                    items.append(item)
+                    self._puts += 1
+                finally:
+                    self._busy = False
+                    lock.release()
+                if self._inbox:
+                    self._absorb_later_arrivals()
+                return
+            lock.release()  # re-entered mid-update on this thread (signal handler, finalizer)
+        # Taken: append to the inbox, then try again. Whoever holds the lock now
+        # absorbs the inbox before it lets go, so the item can't be left behind.
+        self._inbox.append(item)
+        if self._enter(blocking=False):
+            self._leave()
 
     def drain(self, max_items: int) -> list[TaskCompletionEvent]:
         """Remove and return up to ``max_items`` of the oldest items, oldest first."""

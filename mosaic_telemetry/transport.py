@@ -180,7 +180,7 @@ def _when(deadline: Deadline | None, timeout_s: float | None) -> Deadline:
 
 
 def _tls_context(ca_file: str | None) -> ssl.SSLContext:
-    from ._connection import tls_context  # noqa: PLC0415  # https only
+    from ._sockets import tls_context  # noqa: PLC0415  # https only
 
     try:
         return tls_context(ca_file)
