@@ -189,13 +189,27 @@ class Ledger(_BoundedFifo):
         if not ticket.open:
             self._tickets.discard(ticket)
 
-    def request_out(self, ticket: Ticket) -> None:
-        """A request of ``ticket`` is going out: until its answer, its fate is unknown."""
-        self._apply(lambda: ticket.mark(out=True))
+    def request_out(self, ticket: Ticket) -> bool:
+        """A request of ``ticket`` may go out: until its answer, its fate is unknown.
 
-    def request_done(self, ticket: Ticket, *, answered: bool) -> None:
-        """The request of ``ticket`` ended; without an answer, its fate stays unknown."""
-        self._apply(lambda: ticket.mark(out=False, unknown=not answered))
+        Returns False when a stop abandoned the ticket meanwhile: the request must not
+        go out then (its events were counted as never sent).
+        """
+        if not self._enter():  # nested mid-update (a handler's own flush): let it go
+            self._inbox.append(_Note(lambda fifo: ticket.mark(out=True)))
+            return True
+        try:
+            if ticket not in self._tickets:
+                return False
+            ticket.mark(out=True)
+            return True
+        finally:
+            self._leave()
+
+    def request_done(self, ticket: Ticket, *, maybe_stored: bool) -> None:
+        """The request of ``ticket`` ended; ``maybe_stored``: a 2xx not yet settled, or
+        no answer to a request that went out (either way, not "never sent")."""
+        self._apply(lambda: ticket.mark(out=False, unknown=maybe_stored))
 
     def abandon(self) -> tuple[int, int]:
         """Stop waiting (a deadline of stop/exit passed): count what is left, return it.

@@ -140,8 +140,8 @@ class Requester:
             retryable = True
             result: HttpResult | None = None
             started = time.monotonic()
-            if ticket is not None:
-                self._ledger.request_out(ticket)
+            if ticket is not None and not self._ledger.request_out(ticket):
+                return Attempt(None, "stopped: the batch was counted as not sent", attempt)
             try:
                 result = transport.post(
                     path, body, deadline=deadline.within(self._request_timeout_s)
@@ -149,11 +149,12 @@ class Requester:
             except TransportError as exc:
                 failure, retryable = str(exc), exc.retryable
                 if ticket is not None:
-                    self._ledger.request_done(ticket, answered=not exc.sent)
+                    self._ledger.request_done(ticket, maybe_stored=exc.sent)
                 self._trace(path, what, body, f"failed: {failure}", started)
             else:
-                if ticket is not None:
-                    self._ledger.request_done(ticket, answered=True)
+                if ticket is not None:  # a 2xx stays "maybe stored" until it is settled
+                    stored = classify_status(result.status) is Verdict.SUCCESS
+                    self._ledger.request_done(ticket, maybe_stored=stored)
                 secret = self._secret
                 if secret is not None and secret in result.body:  # an echo, cut before any use
                     result = replace(result, body=result.body.replace(secret, b"***"))
