@@ -38,16 +38,32 @@ class Dispatcher:
             group.interrupt()
 
     def send(
-        self, deadline: Deadline, interrupt: threading.Event | None, pool: SenderPool | None
+        self,
+        deadline: Deadline,
+        interrupt: threading.Event | None,
+        pool: SenderPool | None,
+        *,
+        budget_s: float | None = None,
     ) -> bool:
         """One send of everything queued now (in parallel on ``pool`` if given).
 
+        ``budget_s``: each batch gets that long from the moment it starts (within
+        ``deadline``), so a long backlog does not eat the time of its last batches
+        (background cycles); None: every batch has ``deadline`` itself (flush, stop).
         Returns True when nothing had to go back.
         """
         tickets = self._ledger.take(self._batch_size)
         if not tickets:
             return True
-        deliver = self._sender.deliver
+        sender = self._sender
+
+        def deliver(
+            ticket: Ticket, deadline: Deadline, interrupt: threading.Event | None
+        ) -> list[int]:
+            if budget_s is not None:  # the batch's own time starts now
+                deadline = deadline.within(budget_s)
+            return sender.deliver(ticket, deadline, interrupt)
+
         try:
             back = deliver(tickets[0], deadline, interrupt)
             if back:  # the others go back untried, behind the first batch's events
@@ -56,7 +72,7 @@ class Dispatcher:
                 return False
             rest_tickets = tickets[1:]
             if pool is not None and len(rest_tickets) > 1:
-                return self._send_parallel(rest_tickets, deadline, interrupt, pool)
+                return self._send_parallel(rest_tickets, deadline, interrupt, pool, deliver)
             returns = []
             for ticket in rest_tickets:
                 back = deliver(ticket, deadline, interrupt)
@@ -74,13 +90,14 @@ class Dispatcher:
         deadline: Deadline,
         interrupt: threading.Event | None,
         pool: SenderPool,
+        deliver: Callable[[Ticket, Deadline, threading.Event | None], list[int]],
     ) -> bool:
         group = _Group(self._ledger, tickets)
         self._groups.add(group)
         jobs: list[Callable[[], None]] = []
         try:
             for position, ticket in enumerate(tickets):
-                job = group.job(position, self._sender.deliver, ticket, deadline, interrupt)
+                job = group.job(position, deliver, ticket, deadline, interrupt)
                 jobs.append(job)
                 if not pool.submit(job):  # no sender thread may start: send it here
                     job()

@@ -56,6 +56,7 @@ class Process:
             batch_size=settings.batch_size,
             interval_s=settings.interval_s,
             request_timeout_s=settings.request_timeout_s,
+            max_retries=settings.max_retries,
             shutdown_s=settings.shutdown_s,
             clock=clock,
         )

@@ -60,10 +60,12 @@ class Wakeup:
 
     def set(self) -> None:
         """Wake the waiter (a no-op when a wake-up is already pending)."""
-        try:
-            self._lock.release()
-        except RuntimeError:  # already released: a wake-up is pending
-            pass
+        lock = self._lock
+        if lock.locked():  # cheap, and nearly always right; a race ends below
+            try:
+                lock.release()
+            except RuntimeError:  # another thread released it first: a wake-up is pending
+                pass
 
     def wait(self, timeout_s: float) -> bool:
         """Wait up to ``timeout_s`` for a wake-up; True if one came (and consume it)."""

@@ -11,7 +11,7 @@ import atexit
 import os
 import threading
 
-from ._deadline import Deadline
+from ._deadline import MAX_WAIT_S, Deadline
 from ._dispatch import Dispatcher, load_send_path
 from ._log import LazyLogger
 from ._retry import cycle_pause
@@ -46,6 +46,7 @@ class Background:
         batch_size: int,
         interval_s: float,
         request_timeout_s: float,
+        max_retries: int,
         shutdown_s: float,
         clock: Callable[[], float],
     ) -> None:
@@ -54,7 +55,9 @@ class Background:
         self._requester = requester
         self._batch_size = batch_size
         self._interval_s = interval_s
-        self._cycle_s = max(interval_s, request_timeout_s)
+        # A background cycle has no caller waiting: each batch gets its retries' worth
+        # of time from when it starts, and a stop cuts whatever is left.
+        self._batch_budget_s = max(interval_s, request_timeout_s) * (max_retries + 1)
         self._shutdown_s = shutdown_s
         self._clock = clock
         self._pid = os.getpid()
@@ -84,7 +87,8 @@ class Background:
 
     def wake(self) -> None:
         """A batch is full: have the worker send now (safe from any context)."""
-        self._wake.set()
+        if self._thread is not None:
+            self._wake.set()
 
     def deadline(self, timeout_s: float | None) -> Deadline:
         """``timeout_s`` from now, or the shutdown timeout when None."""
@@ -156,9 +160,11 @@ class Background:
             failures += 1
 
     def _cycle(self) -> bool:
-        deadline = self._cycle_deadline = Deadline.after(self._cycle_s, self._clock)
+        deadline = self._cycle_deadline = Deadline.after(MAX_WAIT_S, self._clock)
         try:
-            return self._dispatcher.send(deadline, self._interrupt, self._senders())
+            return self._dispatcher.send(
+                deadline, self._interrupt, self._senders(), budget_s=self._batch_budget_s
+            )
         except Exception:  # the worker must survive anything; the host never sees it
             logger.exception("telemetry send cycle failed")
             return False
