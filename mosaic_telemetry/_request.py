@@ -33,6 +33,8 @@ class Attempt:
     result: HttpResult | None
     failure: str
     attempts: int
+    stopped: bool = False
+    """No answer because a stop cut the send short (nothing to warn about)."""
 
     @property
     def verdict(self) -> Verdict | None:
@@ -133,7 +135,7 @@ class Requester:
                 if clock() + wait_s >= deadline.at:
                     return Attempt(None, f"Retry-After asks to wait {wait_s:.0f} s", attempt)
                 if self._wait(wait_s, interrupt):
-                    return Attempt(None, "stopped while waiting", attempt)
+                    return Attempt(None, "stopped while waiting", attempt, stopped=True)
             if deadline.expired():
                 return Attempt(None, failure, attempt)
             retry_after: float | None = None
@@ -141,7 +143,7 @@ class Requester:
             result: HttpResult | None = None
             started = time.monotonic()
             if ticket is not None and not self._ledger.request_out(ticket):
-                return Attempt(None, "stopped: the batch was counted as not sent", attempt)
+                return Attempt(None, "stopped: counted as not sent", attempt, stopped=True)
             try:
                 result = transport.post(
                     path, body, deadline=deadline.within(self._request_timeout_s)
@@ -181,8 +183,8 @@ class Requester:
                 attempt + 1,
                 delay,
             )
-            if self._wait(delay, interrupt):
-                return Attempt(result, failure, attempt + 1)
+            if self._wait(delay, interrupt):  # a stop: the final flush takes over
+                return Attempt(None, "stopped while waiting", attempt + 1, stopped=True)
             attempt += 1
 
     def _wait(self, seconds: float, interrupt: threading.Event | None) -> bool:

@@ -151,7 +151,8 @@ class _Job:
         attempt = self._post(indices)
         result, verdict = attempt.result, attempt.verdict
         if result is None:
-            self._sender._health.send_failed(attempt.failure, attempt.attempts)
+            if not attempt.stopped:
+                self._sender._health.send_failed(attempt.failure, attempt.attempts)
             return indices
         if verdict is Verdict.RETRY:  # the server answered, and kept failing this batch
             if result.status in _ISOLATE and not result.retry_after and len(indices) > 1:

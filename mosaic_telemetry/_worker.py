@@ -266,15 +266,22 @@ class Background:
                 pass
 
         start_thread(watch, "watch")
-        self._task = loop.create_task(self._supervise(ended), name="mosaic-telemetry-submitter")
+        supervise = self._supervise(ended, self._run_id)
+        self._task = loop.create_task(supervise, name="mosaic-telemetry-submitter")
 
-    async def _supervise(self, ended: asyncio.Future[None]) -> None:
+    async def _supervise(self, ended: asyncio.Future[None], run_id: int) -> None:
         import asyncio  # noqa: PLC0415
 
         try:
             await ended
         except asyncio.CancelledError:  # the loop is going away without stop_async()
-            self._halt(None)  # stop() (or the exit flush) sends what is left
+            # Never wait on the loop: if start/stop holds the lock, a stop is under way.
+            if self._life.acquire(blocking=False):
+                try:
+                    if self._run_id == run_id:  # not a later start()'s worker
+                        self._halt(None)  # stop() (or the exit flush) sends what is left
+                finally:
+                    self._life.release()
             raise
 
     async def stop_async(self, deadline: Deadline) -> None:
@@ -291,12 +298,6 @@ class Background:
                     task.get_loop().call_soon_threadsafe(task.cancel)
             except RuntimeError:  # its loop is closed: nothing left to cancel
                 pass
-
-    @property
-    def task_alive(self) -> bool:
-        """Whether the supervising task of an async start is alive."""
-        task = self._task
-        return task is not None and not task.done()
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
