@@ -7,12 +7,15 @@ import importlib
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 
+from .. import __version__
 from ..errors import TelemetryError
 from ._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
+    EXIT_USAGE,
     PACKAGE_LOGGER,
     PROG,
     CliError,
@@ -25,12 +28,28 @@ COMMANDS = ("demo", "serve", "send", "predict", "check")
 """Each names a module of this package with ``register(commands)`` and ``NEEDS``."""
 
 
-def _available(needs: Sequence[str]) -> bool:
-    """Whether the optional subpackages ``needs`` names are in this copy of the package."""
+_ROOT = __name__.split(".cli.")[0]
+
+
+def _missing(needs: Sequence[str]) -> list[str]:
+    """The optional subpackages of ``needs`` that this copy of the package does not have."""
     import importlib.util  # noqa: PLC0415
 
-    root = __name__.split(".cli.")[0]
-    return all(importlib.util.find_spec(f"{root}.{name}") is not None for name in needs)
+    return [name for name in needs if importlib.util.find_spec(f"{_ROOT}.{name}") is None]
+
+
+def _left_out(name: str, missing: Sequence[str]) -> Callable[[argparse.Namespace], int]:
+    """The handler of a command whose parts a vendored copy left out: one line, exit 2."""
+    parts = ", ".join(f"{_ROOT}.{part}" for part in missing)
+
+    def handler(args: argparse.Namespace) -> int:
+        raise CliError(
+            f"the {name} command is not in this copy of the package: it needs {parts}, "
+            "which was left out",
+            EXIT_USAGE,
+        )
+
+    return handler
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,11 +59,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Mosaic Stack telemetry: a local collector, and a client for any harness.",
     )
     _add_verbose(parser)
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         module = importlib.import_module(f".{name}", __package__)
-        if _available(module.NEEDS):
+        missing = _missing(module.NEEDS)
+        if not missing:
             module.register(commands)
+            continue
+        # Not in --help (no help= text), but asking for it gets one clear line.
+        hidden = commands.add_parser(name, add_help=False)
+        hidden.add_argument("ignored", nargs=argparse.REMAINDER)
+        hidden.set_defaults(handler=_left_out(name, missing))
     for subparser in commands.choices.values():  # -v works before or after the command
         _add_verbose(subparser)
     return parser
@@ -80,8 +106,10 @@ def _silence_stdout() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status (0 ok, 1 failed, 2 usage, 130 Ctrl-C)."""
+    """Run the command line; return the exit status (the table is ``_common.EXIT_CODES``)."""
+    started = time.monotonic()  # --timeout counts from here
     args = build_parser().parse_args(argv)
+    args.started = started
     args.verbose = getattr(args, "verbose", False)
     _configure_logging(args.verbose)
     handler: Callable[[argparse.Namespace], int] = args.handler
