@@ -78,6 +78,13 @@ class Outcome:
         self._stats: ClientStats | None = None
         self._causes = Causes()
         self._deadline_passed = False
+        self.progress: Progress | None = None
+
+    def _line(self, text: str) -> None:
+        """One stderr line, on a line of its own even while the progress line shows."""
+        if self.progress is not None:
+            self.progress.clear()
+        say(text, sys.stderr)
 
     def check(
         self, item: Item, filler: EventFiller, *, has_fill: bool
@@ -101,10 +108,9 @@ class Outcome:
         key = event.event_id.int
         if key in self._seen:
             self.duplicate += 1
-            say(
+            self._line(
                 f"{PROG}: duplicate event: {item.where}: event_id {event.event_id} came "
-                "earlier in this input; not sent again",
-                sys.stderr,
+                "earlier in this input; not sent again"
             )
             return None
         self._seen.add(key)
@@ -113,7 +119,7 @@ class Outcome:
 
     def _invalid(self, where: str, problem: str) -> None:
         self.invalid += 1
-        say(f"{PROG}: invalid event: {where}: {plain(problem)}", sys.stderr)
+        self._line(f"{PROG}: invalid event: {where}: {plain(problem)}")
 
     def add_to_body(self, event: TaskCompletionEvent | None, batch_size: int) -> None:
         """Dry run: collect ``event``; print a body per full batch (and the rest at None)."""
@@ -138,7 +144,7 @@ class Outcome:
     def report(self) -> int:
         """Print the failure lines and the summary; return the exit status."""
         if self.stopped:
-            say(f"{PROG}: stopped reading: {plain(self.stopped)}", sys.stderr)
+            self._line(f"{PROG}: stopped reading: {plain(self.stopped)}")
         faults = self.invalid + self.duplicate
         if self.mode == "validate":
             say(
@@ -146,12 +152,11 @@ class Outcome:
                 f"{self.invalid} invalid (checked only: nothing was sent)"
             )
             return self._status(faults, undeliverable=0, delivered=True)
-        if self.mode == "dry-run":
-            say(
+        if self.mode == "dry-run":  # stdout holds the bodies: the summary goes to stderr
+            self._line(
                 f"{self.label}: {self.read} read, {self.valid} in {self.bodies} request "
                 f"body(ies) on stdout (dry run: nothing was sent), {self.duplicate} duplicate, "
-                f"{self.invalid} invalid",
-                sys.stderr,
+                f"{self.invalid} invalid"
             )
             return self._status(faults, undeliverable=0, delivered=True)
         stats = self._stats
@@ -179,29 +184,25 @@ class Outcome:
         causes = self._causes
         rejected = causes.reasons(_REJECTED)
         for reason, count in rejected.most_common(_MAX_REASON_LINES):
-            say(f"{PROG}: {count} event(s) rejected by the server: {reason}", sys.stderr)
+            self._line(f"{PROG}: {count} event(s) rejected by the server: {reason}")
         unexplained = stats.rejected - sum(rejected.values())
         if unexplained > 0:
-            say(f"{PROG}: {unexplained} event(s) rejected by the server", sys.stderr)
+            self._line(f"{PROG}: {unexplained} event(s) rejected by the server")
         if stats.dropped_errors:
             refused = causes.reasons(_REFUSED).most_common(1)
             cause = refused[0][0] if refused else plain(stats.last_error or "no reason given")
-            say(
-                f"{PROG}: {stats.dropped_errors} event(s) refused by the server: {cause}",
-                sys.stderr,
-            )
+            self._line(f"{PROG}: {stats.dropped_errors} event(s) refused by the server: {cause}")
         if stats.dropped_queue_full:
-            say(
+            self._line(
                 f"{PROG}: {stats.dropped_queue_full} event(s) dropped: more than {MAX_QUEUED} "
-                "were waiting while the server was not taking them",
-                sys.stderr,
+                "were waiting while the server was not taking them"
             )
         late = stats.tracked - stats.sent - stats.rejected
         late -= stats.dropped_errors + stats.dropped_queue_full
         if late > 0:
             when = " before the --timeout ran out" if self._deadline_passed else ""
             cause = plain(stats.last_error or "no answer")
-            say(f"{PROG}: {late} event(s) not delivered{when}: {cause}", sys.stderr)
+            self._line(f"{PROG}: {late} event(s) not delivered{when}: {cause}")
         return stats.tracked - stats.sent - stats.rejected
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 
@@ -38,10 +39,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def _open(source: str) -> tuple[str, Callable[[int], bytes], Callable[[], None]]:
     """``(label, read, close)`` of a file path, or of stdin for ``-``."""
     if source == "-":
-        stdin = getattr(sys.stdin, "buffer", None)
-        if stdin is None:
+        try:
+            fd = sys.stdin.fileno()
+        except (AttributeError, OSError, ValueError):
             usage_error("cannot read stdin: it is closed")
-        return "stdin", stdin.read1, lambda: None
+        # The file descriptor, not sys.stdin.buffer: a reading thread still blocked at
+        # exit must not hold the buffer's lock, which the interpreter takes to close it.
+        return "stdin", lambda size: os.read(fd, size), lambda: None
     try:
         handle = open(source, "rb")  # noqa: SIM115  # closed by the caller, in a finally
     except OSError as exc:
@@ -74,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     outcome = Outcome(label, mode=mode)
     outcome.url = config.server_url
     filler = EventFiller(fill_id)
-    progress = Progress(outcome, delivery)
+    progress = outcome.progress = Progress(outcome, delivery)
     # Stdin (or any deadline) is read on a thread, so a quiet harness can't hold back
     # the once-a-second send or the deadline.
     tick_s = None
