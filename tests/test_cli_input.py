@@ -113,7 +113,9 @@ def test_a_value_past_the_size_limit_is_refused(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(_input, "MAX_VALUE_CHARS", 1000)
     huge = '{"a": "' + "x" * 5000 + '"}\n'
     with pytest.raises(InputError, match="longer than"):
-        list(read_items("in", reader_of(*[huge.encode()[i : i + 100] for i in range(0, 5100, 100)])))
+        list(
+            read_items("in", reader_of(*[huge.encode()[i : i + 100] for i in range(0, 5100, 100)]))
+        )
 
 
 def test_a_value_is_handed_on_before_the_rest_of_the_input_is_read() -> None:
@@ -180,7 +182,7 @@ def test_any_chunking_gives_the_same_items(
     assert [value for _, value, _ in whole] == values
 
 
-# -- the filler -------------------------------------------------------------------------------------
+# -- the filler -----------------------------------------------------------------------------------
 
 
 def test_a_minimal_event_gets_the_builders_defaults() -> None:

@@ -69,8 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         # Not in --help (no help= text), but asking for it gets one clear line.
         hidden = commands.add_parser(name, add_help=False)
-        hidden.add_argument("ignored", nargs=argparse.REMAINDER)
-        hidden.set_defaults(handler=_left_out(name, missing))
+        hidden.set_defaults(handler=_left_out(name, missing), takes_anything=True)
     for subparser in commands.choices.values():  # -v works before or after the command
         _add_verbose(subparser)
     return parser
@@ -108,7 +107,10 @@ def _silence_stdout() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (the table is ``_common.EXIT_CODES``)."""
     started = time.monotonic()  # --timeout counts from here
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not getattr(args, "takes_anything", False):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     args.started = started
     args.verbose = getattr(args, "verbose", False)
     _configure_logging(args.verbose)
