@@ -20,6 +20,7 @@ from _server import Reply, TelemetryServer
 from cli_support import (
     TIMEOUT_S,
     assert_one_error_line,
+    cli_command,
     error_lines,
     run_cli,
     write_jsonl,
@@ -39,7 +40,7 @@ from collector_fixtures import (
 import mosaic_telemetry
 from mosaic_telemetry import PredictionResponse, TelemetryConfig
 from mosaic_telemetry.cli import main
-from mosaic_telemetry.cli._common import EXIT_CODES
+from mosaic_telemetry.cli._common import EXIT_CODES, plain
 from mosaic_telemetry.collector import Collector, EventStore
 from mosaic_telemetry.transport import Transport, TransportError
 
@@ -214,6 +215,32 @@ def test_serve_on_a_taken_port_fails_in_one_line(collector: Collector) -> None:
     result = run_cli("serve", "--port", port, "--api-key", API_KEY)
     assert result.returncode == 1
     assert_one_error_line(result)
+
+
+def test_serve_ready_file_holds_the_url_while_it_serves(tmp_path: Path) -> None:
+    ready = tmp_path / "collector.url"
+    ready.write_text("http://stale.invalid\n", encoding="utf-8")  # left by an earlier run
+    process = subprocess.Popen(
+        cli_command("serve", "--port", "0", "--ready-file", str(ready)),
+        env=clean_env(MOSAIC_TELEMETRY_API_KEY=API_KEY),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()  # the ready line: the file is written before it
+        url = ready.read_text(encoding="utf-8").strip()
+        assert first.split()[3] == url
+        assert request(url, "GET", "/v1/health").status == 200
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=TIMEOUT_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0
+    assert not ready.exists()  # a stopped collector leaves no URL to wait for
 
 
 # -- predict ---------------------------------------------------------------------------------------
@@ -588,6 +615,30 @@ def test_verbose_works_before_or_after_the_command(args: list[str]) -> None:
     result = run_cli(*args, stdin="{}")
     assert result.returncode == 1  # {} has no instance_id: invalid, whatever -v's place
     assert "invalid event: stdin line 1" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        (
+            "HTTP 502: <html><head><title>502 Bad Gateway</title></head><body>x</body></html>",
+            "HTTP 502: an HTML page (502 Bad Gateway)",
+        ),
+        (
+            "HTTP 403: <!DOCTYPE html><html><body><h1>Forbidden</h1><p>no</p>",
+            "HTTP 403: an HTML page (Forbidden)",
+        ),
+        ("HTTP 500: <html><body>", "HTTP 500: an HTML page"),
+        ("two\nlines\r\n  and\tspaces", "two lines and spaces"),
+        (
+            "model: must be 1 to 100 characters, got '<x>'",
+            "model: must be 1 to 100 characters, got '<x>'",
+        ),
+        ("x" * 400, "x" * 297 + "..."),
+    ],
+)
+def test_plain_makes_one_short_line_and_never_dumps_html(text: str, line: str) -> None:
+    assert plain(text) == line
 
 
 # -- one exit-code table for every command -----------------------------------------------------
