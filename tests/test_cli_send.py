@@ -513,3 +513,42 @@ def test_send_with_an_unknown_enabled_value_says_why_it_sends_nothing(
     )
     assert result.returncode == 2
     assert_one_error_line(result, "MOSAIC_TELEMETRY_ENABLED is 'on', not a known value")
+
+
+# -- a server that stops taking events ------------------------------------------------------------
+
+
+def _busy(server: TelemetryServer) -> None:
+    server.default = Reply.error(503, "busy", **{"Retry-After": "0"})  # retried at once
+
+
+@pytest.mark.slow
+def test_stdin_never_blocks_the_harness_on_a_failing_server(server: TelemetryServer) -> None:
+    """It keeps reading; past 10,000 waiting events the oldest go, each one counted."""
+    _busy(server)
+    lines = "".join(json.dumps(event_dict(n)) + "\n" for n in range(1, 10_051))
+    result = run_cli("send", "-", *flags(server.url, API_KEY, "--timeout", "8"), stdin=lines)
+    assert result.returncode == 3, result.stderr
+    assert failure_lines(result) == [
+        "mosaic-telemetry: 50 event(s) dropped: more than 10000 were waiting while the server "
+        "was not taking them",
+        "mosaic-telemetry: 10000 event(s) not delivered before the --timeout ran out: "
+        "HTTP 503: busy",
+    ]
+    assert summary(result).startswith("stdin: 10050 read, 0 accepted, 0 duplicate, 0 rejected")
+
+
+@pytest.mark.slow
+def test_a_file_stops_being_read_when_the_server_keeps_failing(
+    server: TelemetryServer, tmp_path: Path
+) -> None:
+    """No harness waits on a file: it is read no faster than sent, and given up on."""
+    _busy(server)
+    path = write_jsonl(tmp_path / "many.jsonl", events(10_000))
+    result = run_cli("send", str(path), *flags(server.url))
+    assert result.returncode == 3, result.stderr
+    lines = failure_lines(result)
+    assert lines[0] == "mosaic-telemetry: stopped reading: the server failed 3 sends in a row"
+    assert "dropped" not in result.stderr
+    read = int(summary(result).split(": ")[1].split()[0])
+    assert read < 10_000

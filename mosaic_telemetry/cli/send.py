@@ -73,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
     fill_id = config.instance_id  # before Delivery gives the config a stand-in
     mode = "validate" if args.validate else "dry-run" if args.dry_run else "send"
     deadline = deadline_of(args)
-    delivery = Delivery(config, deadline) if mode == "send" else None  # exit 2 comes first
+    delivery = None
+    if mode == "send":  # a usage error (exit 2) comes before anything is read
+        delivery = Delivery(config, deadline, from_harness=args.source == "-")
     label, read, close = _open(args.source)
     outcome = Outcome(label, mode=mode)
     outcome.url = config.server_url
@@ -90,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
                 if delivery is not None:
                     if delivery.past_deadline():
                         outcome.stopped = f"the --timeout ran out before the end of {label}"
+                        break
+                    if delivery.gave_up:
+                        outcome.stopped = "the server failed 3 sends in a row"
                         break
                     delivery.tick()
                 if item is None:
