@@ -2,8 +2,8 @@
 
 A segment ``seg-<ns>-<pid>-<token>.jsonl`` is appended to by the one process that
 created it and read by whichever process holds its lock. Its ``.acks`` file lists,
-one decimal byte offset a line, the records that are settled (the server answered
-for them, or they were damaged and quarantined). Removal unlinks the segment first
+one byte offset a line (16 hex digits), the records that are settled (the server
+answered for them, or they were damaged and quarantined). Removal unlinks the segment first
 and its ``.acks`` second, so a crash in between leaves an ``.acks`` without a
 segment, which the next open deletes; a missing file is never an error.
 """
@@ -27,6 +27,8 @@ NAME = re.compile(r"\Aseg-(\d{20})-(\d{1,10})-([0-9a-f]{8})\.(jsonl|acks|tmp)\Z"
 QUARANTINE = "quarantine.jsonl"
 """The side file damaged records are moved to, one JSON object a line."""
 
+_ACK_DIGITS = 16
+_HEX = frozenset(b"0123456789abcdef")
 _CHUNK = 1 << 16  # a replay of 100 records reads about one chunk
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
@@ -45,9 +47,16 @@ def _append_to(path: str, data: bytes) -> None:
     """
     fd = _open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     try:
-        os.write(fd, data)
+        _write_all(fd, data)
     finally:
         os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data``: a write may take only part of it (a signal, a file limit)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _unlink(path: str) -> None:
@@ -63,14 +72,19 @@ def acks_path_of(segment_path: str) -> str:
 
 
 def read_acks(path: str) -> set[int]:
-    """The offsets listed in an ``.acks`` file (a torn last line or junk is skipped)."""
+    """The offsets listed in an ``.acks`` file; a torn or damaged line is skipped.
+
+    Every line has the same width, so neither a torn line (shorter) nor one that a
+    later write ran into (longer) can pass for an offset: at worst a record is
+    sent again, never taken for settled.
+    """
     try:
         with open(path, "rb") as handle:
             text = handle.read()
     except FileNotFoundError:
         return set()
     lines = text.split(b"\n")[:-1]  # what follows the last newline is torn
-    return {int(line) for line in lines if line.isdigit()}
+    return {int(line, 16) for line in lines if len(line) == _ACK_DIGITS and _HEX.issuperset(line)}
 
 
 def iter_lines(fd: int, start: int, end: int) -> Iterator[tuple[int, bytes]]:
@@ -211,11 +225,8 @@ class Segment:
         Raises:
             OSError: the write failed; ``size`` is unchanged.
         """
-        view = memoryview(blob)
         try:
-            while view:
-                written = os.write(self.fd, view)
-                view = view[written:]
+            _write_all(self.fd, blob)
         except OSError:
             try:
                 os.ftruncate(self.fd, self.size)
@@ -226,8 +237,7 @@ class Segment:
 
     def read_at(self, offset: int, length: int) -> bytes:
         """The ``length`` bytes at ``offset`` (one record line)."""
-        os.lseek(self.fd, offset, os.SEEK_SET)
-        return os.read(self.fd, length)
+        return _read_at(self.fd, offset, length)
 
     def ack(self, offsets: list[int]) -> None:
         """Append ``offsets`` to the ``.acks`` file (not fsynced: a lost one means a resend).
@@ -235,9 +245,18 @@ class Segment:
         Raises:
             OSError: the file could not be written.
         """
+        text = b"".join(b"%016x\n" % offset for offset in offsets)
         if self._acks_fd < 0:
-            self._acks_fd = _open(self.acks_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-        os.write(self._acks_fd, b"".join(b"%d\n" % offset for offset in offsets))
+            fd = _open(self.acks_path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
+            try:
+                size = os.lseek(fd, 0, os.SEEK_END)
+                if size and _read_at(fd, size - 1, 1) != b"\n":
+                    text = b"\n" + text  # end a line torn by a holder that died, keep ours whole
+            except OSError:
+                os.close(fd)
+                raise
+            self._acks_fd = fd
+        _write_all(self._acks_fd, text)
 
     def quarantine(self, offset: int, line: bytes) -> None:
         """Copy the damaged record at ``offset`` to :data:`QUARANTINE` and settle it here.
@@ -289,6 +308,12 @@ class Segment:
                 except OSError:
                     pass
         self.fd = self._acks_fd = -1
+
+
+def _read_at(fd: int, offset: int, length: int) -> bytes:
+    # lseek + read rather than os.pread, which Windows lacks; the caller holds the lock.
+    os.lseek(fd, offset, os.SEEK_SET)
+    return os.read(fd, length)
 
 
 def _complete_size(fd: int, size: int) -> int:
