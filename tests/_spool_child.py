@@ -33,6 +33,7 @@ import random
 import sys
 import time
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ from mosaic_telemetry._encode import encode_event
 from mosaic_telemetry._spool import Spool, SpoolError
 
 INSTANCE_ID = "6f1c1a52-8f1e-4c39-9a4e-0d7a1f3b5c2e"
+_TIMESTAMP = datetime(2026, 5, 15, 12, 0, 0, 123456, tzinfo=timezone.utc)
 
 
 def event_id(seq: int) -> str:
@@ -62,12 +64,18 @@ def seq_of(event_id_text: str) -> int:
     return int(event_id_text.rsplit("-", 1)[1])
 
 
+def duration_of(seq: int) -> int:
+    """The task duration the event numbered ``seq`` carries (as many digits for every seq)."""
+    return 1_000_000 + seq % 1_000_000
+
+
 def record(seq: int) -> tuple[str, bytes]:
-    """The spool record of the event numbered ``seq`` (its duration repeats the number)."""
+    """The spool record of the event numbered ``seq``: the same bytes, and length, every time."""
     event = TaskCompletionEvent(
         instance_id=uuid.UUID(INSTANCE_ID),
         event_id=uuid.UUID(event_id(seq)),
-        task_duration_ms=seq,
+        timestamp=_TIMESTAMP,
+        task_duration_ms=duration_of(seq),
         task_type=TaskType.IMPLEMENTATION,
         complexity=Complexity.MEDIUM,
         harness=Harness.CLAUDE_CODE,
