@@ -20,8 +20,9 @@ reads what it did):
   line on stdin, settle them, print ``D``.
 - ``fsize DIR LIMIT_BYTES``: append under ``RLIMIT_FSIZE`` until the disk
   "fills"; print ``S ..`` per synced batch, then ``E <error>`` once.
-- ``open DIR``: open the spool (a read-only directory, ...); print ``OK`` or
-  ``E <class>: <message>``, then try one append and print the same.
+- ``open DIR [freeze]``: open the spool (a read-only directory, ...); print
+  ``OK`` or ``E <class>: <message>``, then (with ``freeze``, after making DIR
+  read-only) try one append and print the same.
 
 ``SPOOL_CHILD_UID`` makes the child drop to that user (and group) id first.
 """
@@ -216,10 +217,12 @@ def _fsize(directory: str, limit: int) -> None:
         seq += 3
 
 
-def _open(directory: str) -> None:
+def _open(directory: str, freeze: bool) -> None:
     try:
         spool = Spool.open(directory)
         _emit("OK")
+        if freeze:
+            os.chmod(directory, 0o500)
         spool.append([record(1)])
         _emit("OK")
     except SpoolError as exc:
@@ -229,6 +232,9 @@ def _open(directory: str) -> None:
 def main(argv: list[str]) -> None:
     uid = os.environ.get("SPOOL_CHILD_UID")
     if uid:
+        import fcntl  # noqa: F401  # loaded now: the new user may not read the stdlib
+        import json  # noqa: F401
+
         os.setgid(int(uid))
         os.setuid(int(uid))
     if argv == ["zygote"]:
@@ -242,7 +248,7 @@ def main(argv: list[str]) -> None:
     elif mode == "fsize":
         _fsize(directory, int(rest[0]))
     elif mode == "open":
-        _open(directory)
+        _open(directory, rest == ["freeze"])
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 
