@@ -25,13 +25,16 @@ _TAIL = len(_KEY) + 8 + len(_END)  # the key, 8 hex digits, the closing quote, b
 # quote is escaped, so the sequence cannot come from a value.
 _EVENT_ID = re.compile(rb'"event_id":"([^"\\]{1,64})"')
 _HEX = frozenset(b"0123456789abcdef")
+_OPEN, _CLOSE = b"{}"
 
 
 def valid_event_bytes(data: object) -> str | None:
     """Why ``data`` can't be a record's event bytes, or None when it can."""
-    if not isinstance(data, bytes):
-        return f"must be bytes, got {type(data).__name__}"
-    if len(data) < 2 or data[:1] != b"{" or data[-1:] != b"}":
+    if type(data) is not bytes:
+        if not isinstance(data, bytes):
+            return f"must be bytes, got {type(data).__name__}"
+        data = bytes(data)
+    if len(data) < 2 or data[0] != _OPEN or data[-1] != _CLOSE:
         return f"must be one JSON object, got {data[:40]!r}"
     if b"\n" in data or b"\r" in data:
         return "must be compact JSON on one line (no CR or LF)"
