@@ -105,7 +105,9 @@ def figures(*, quick: bool = False) -> list[Figure]:
     batches = 20 if quick else 100
     append = [append_run(batches, start=run * 20_000) for run in range(runs)]
     sync_ms = sync_run(20 if quick else 60, start=200_000)
-    replay = [replay_run(5_000 if quick else 20_000, start=300_000 + run * 20_000) for run in range(3)]
+    replay = [
+        replay_run(5_000 if quick else 20_000, start=300_000 + run * 20_000) for run in range(3)
+    ]
     event_bytes = Summary.of([run[2] for run in append]).median
     return [
         Figure(

@@ -3,10 +3,10 @@
 Usage: ``python benchmarks/run.py`` (about a minute), ``--quick`` (a smoke run of
 well under 30 s, for CI), ``--json FILE`` to also write the figures, ``--markdown``
 for the table of docs/performance.md, ``--only import,models,client`` to run some
-groups (``import``, ``models``, ``client``, ``spool``). ``MOSAIC_BENCH_ROOT=DIR`` measures the package in DIR (a patched copy)
-instead of this checkout. Figures are medians of repeated runs with their spread;
-a MISS is reported, never an error. The exit status is 1 only when a correctness
-check fails (events lost end to end).
+groups (of ``import``, ``models``, ``client``, ``spool``). ``MOSAIC_BENCH_ROOT=DIR``
+measures the package in DIR (a patched copy) instead of this checkout. Figures are
+medians of repeated runs with their spread; a MISS is reported, never an error. The
+exit status is 1 only when a correctness check fails (events lost end to end).
 """
 
 from __future__ import annotations
