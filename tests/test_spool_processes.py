@@ -310,3 +310,34 @@ def test_a_forked_child_writes_its_own_segment_never_its_parents(
         "PARENT [4, 10, 11] 6",
         "LEFT []",
     ]
+
+
+_WITHOUT_FCNTL = r"""
+import sys
+sys.modules["fcntl"] = None  # as on Windows: importing it fails
+sys.path.insert(0, sys.argv[2])
+import mosaic_telemetry
+from _spool_child import record, seq_of
+from mosaic_telemetry._spool import Spool
+from mosaic_telemetry._spool_lock import locks_across_processes
+
+with Spool.open(sys.argv[1]) as spool:
+    spool.append([record(n) for n in (1, 2)], held=False)
+    spool.sync()
+    print([seq_of(r.event_id) for r in spool.replay(10)], locks_across_processes())
+"""
+
+
+def test_without_fcntl_the_package_imports_and_the_spool_works_for_one_process(
+    tmp_path: Path,
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_FCNTL, str(tmp_path / "spool"), str(CHILD.parent)],
+        env=_env(PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[1, 2] False"
