@@ -136,7 +136,8 @@ class Spool:
     def held(self) -> int:
         """How many records are held (appended with ``held=True`` or handed out, not yet
         settled or released)."""
-        return len(self._ledger)
+        with self._lock:
+            return len(self._ledger)
 
     def after_fork_in_child(self) -> None:
         """In a forked child: forget the parent's files and records; start from zero.

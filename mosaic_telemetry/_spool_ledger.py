@@ -101,15 +101,23 @@ class Ledger:
             OSError: the segment could not be read.
         """
         damaged = 0
+        queue = segment.pending
         kept: list[tuple[int, int]] = []
-        for offset, length in segment.pending:
-            if len(out) < limit:
-                taken = self._take(segment, offset, segment.read_at(offset, length), out)
-                if taken is not None:
-                    damaged += taken
-                    continue
-            kept.append((offset, length))
         segment.pending = kept
+        done = 0
+        try:
+            for offset, length in queue:
+                if len(out) >= limit:
+                    break
+                if offset not in segment.settled and offset not in segment.held:
+                    taken = self._take(segment, offset, segment.read_at(offset, length), out)
+                    if taken is None:
+                        kept.append((offset, length))
+                    else:
+                        damaged += taken
+                done += 1
+        finally:  # a read error leaves the rest listed, in order
+            kept.extend(queue[done:])
         if len(out) >= limit:
             return damaged
         counted = segment.own  # an own segment's records were counted as they were written

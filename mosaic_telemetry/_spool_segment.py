@@ -292,10 +292,18 @@ class Segment:
         return self.settled_count >= self.records
 
     def remove(self) -> None:
-        """Delete the segment, then its ``.acks``, then let go of the lock."""
+        """Delete the segment, then its ``.acks``, then let go of the lock; never raises.
+
+        If the segment can't be deleted (a disk turned read-only), its ``.acks``
+        stays too, so the next holder still sees every record settled.
+        """
+        if os.name == "nt":  # Windows deletes no file that is open, ours included
+            self.close()
         try:
             _unlink(self.path)
             _unlink(self.acks_path)
+        except OSError:
+            pass
         finally:
             self.close()
 

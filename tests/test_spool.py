@@ -365,3 +365,41 @@ def test_no_api_key_or_server_url_ever_reaches_the_spool_directory(spool_dir: Pa
     assert b"example.com" not in everything and b"hunter2" not in everything
     assert key.encode() not in everything and key[-12:].encode() not in everything
     assert (spool_dir / QUARANTINE).exists()  # the damaged record went there, key-free too
+
+
+def test_a_segment_that_cannot_be_deleted_is_left_for_later_not_raised(
+    spool_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Spool.open(spool_dir, segment_bytes=RECORD_BYTES) as spool:
+        spool.append(records(1))
+        spool.append(records(2))
+
+        def refuse(path: object) -> None:
+            raise PermissionError(13, "Permission denied", str(path))
+
+        monkeypatch.setattr(os, "unlink", refuse)
+        assert spool.settle([record(1)[0]]) == 1  # its removal fails quietly
+        monkeypatch.undo()
+        assert len(segments(spool_dir)) == 2
+        spool.release([record(2)[0]])
+    with Spool.open(spool_dir) as later:
+        assert drain(later) == [2]  # the settled one never comes back; it is removed now
+    assert os.listdir(spool_dir) == []
+
+
+def test_a_read_error_skips_the_segment_and_loses_no_place(
+    spool_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Spool.open(spool_dir) as spool:
+        spool.append(records(1, 2, 3, 4), held=False)
+        first = spool.replay(2)
+        spool.release(item.event_id for item in first)
+        real_read = os.read
+
+        def failing_read(fd: int, size: int) -> bytes:
+            raise OSError(5, "Input/output error")
+
+        monkeypatch.setattr(os, "read", failing_read)
+        assert spool.replay(10) == []
+        monkeypatch.setattr(os, "read", real_read)
+        assert drain(spool) == [1, 2, 3, 4]
