@@ -22,7 +22,7 @@ from ._spool_dir import (
 )
 from ._spool_files import SegmentFiles
 from ._spool_ledger import Ledger, SpoolRecord
-from ._spool_record import encode_line, valid_event_bytes
+from ._spool_record import check_record, encode_line
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
 if TYPE_CHECKING:
@@ -221,7 +221,7 @@ class Spool:
         """
         batch = list(records)
         for index, record in enumerate(batch):
-            _check_record(index, record)
+            check_record(index, record)
         lines = [encode_line(data) for _, data in batch]
         self._check_process()
         with self._lock:
@@ -330,14 +330,3 @@ class Spool:
 def _check_positive(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
-
-
-def _check_record(index: int, record: object) -> None:
-    if not isinstance(record, tuple) or len(record) != 2:
-        raise ValueError(f"records[{index}] must be (event_id, bytes), got {record!r:.80}")
-    event_id, data = record
-    if not isinstance(event_id, str) or not event_id:
-        raise ValueError(f"records[{index}] event_id must be a non-empty str, got {event_id!r:.80}")
-    problem = valid_event_bytes(data)
-    if problem is not None:
-        raise ValueError(f"records[{index}] data {problem}")

@@ -10,9 +10,10 @@ import os
 from dataclasses import dataclass
 
 from ._spool_dir import SpoolDirectoryError, clean_leftovers, directory_problem, list_files
+from ._spool_io import iter_lines, read_acks
 from ._spool_lock import locks_across_processes, same_file, try_lock
 from ._spool_record import decode_line
-from ._spool_segment import QUARANTINE, acks_path_of, iter_lines, read_acks
+from ._spool_segment import QUARANTINE, acks_path_of
 
 __all__ = ["PurgeResult", "SegmentStatus", "SpoolStatus", "inspect_spool", "purge_spool"]
 

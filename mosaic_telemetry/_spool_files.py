@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 
 from ._spool_dir import list_files, segment_bytes_on_disk
-from ._spool_segment import Segment, iter_lines
+from ._spool_io import iter_lines
+from ._spool_segment import Segment
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
 if TYPE_CHECKING:

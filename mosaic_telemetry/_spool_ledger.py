@@ -10,8 +10,9 @@ from __future__ import annotations
 import bisect
 from typing import NamedTuple
 
+from ._spool_io import iter_lines
 from ._spool_record import decode_line, event_id_of
-from ._spool_segment import Segment, iter_lines
+from ._spool_segment import Segment
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
 if TYPE_CHECKING:

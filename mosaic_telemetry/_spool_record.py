@@ -13,7 +13,14 @@ from __future__ import annotations
 import binascii
 import re
 
-__all__ = ["CRC_KEY", "decode_line", "encode_line", "event_id_of", "valid_event_bytes"]
+__all__ = [
+    "CRC_KEY",
+    "check_record",
+    "decode_line",
+    "encode_line",
+    "event_id_of",
+    "valid_event_bytes",
+]
 
 CRC_KEY = "_spool_crc32"
 """The key a record adds to its event's JSON object."""
@@ -70,3 +77,19 @@ def event_id_of(data: bytes) -> str | None:
         return match[1].decode("ascii")
     except UnicodeDecodeError:
         return None
+
+
+def check_record(index: int, record: object) -> None:
+    """Check ``records[index]`` of an append: ``(non-empty str, event bytes)``.
+
+    Raises:
+        ValueError: it is not; the message names the index, the rule and the value.
+    """
+    if not isinstance(record, tuple) or len(record) != 2:
+        raise ValueError(f"records[{index}] must be (event_id, bytes), got {record!r:.80}")
+    event_id, data = record
+    if not isinstance(event_id, str) or not event_id:
+        raise ValueError(f"records[{index}] event_id must be a non-empty str, got {event_id!r:.80}")
+    problem = valid_event_bytes(data)
+    if problem is not None:
+        raise ValueError(f"records[{index}] data {problem}")

@@ -3,8 +3,8 @@
 A segment ``seg-<ns>-<pid>-<token>.jsonl`` is appended to by the one process that
 created it and read by whichever process holds its lock. Its ``.acks`` file lists,
 one byte offset a line (16 hex digits), the records that are settled (the server
-answered for them, or they were damaged and quarantined). Removal unlinks the segment first
-and its ``.acks`` second, so a crash in between leaves an ``.acks`` without a
+answered for them, or they were damaged and quarantined). Removal unlinks the
+segment first and its ``.acks`` second, so a crash in between leaves an ``.acks`` without a
 segment, which the next open deletes; a missing file is never an error.
 """
 
@@ -14,101 +14,28 @@ import os
 import re
 import time
 
+from ._spool_io import (
+    append_to,
+    complete_size,
+    open_file,
+    read_acks,
+    read_at,
+    unlink_if_there,
+    write_all,
+)
 from ._spool_lock import same_file, try_lock
 
-TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-__all__ = ["NAME", "QUARANTINE", "Segment", "acks_path_of", "iter_lines", "read_acks"]
+__all__ = ["NAME", "QUARANTINE", "Segment", "acks_path_of"]
 
 NAME = re.compile(r"\Aseg-(\d{20})-(\d{1,10})-([0-9a-f]{8})\.(jsonl|acks|tmp)\Z")
 """Every file the spool owns in its directory, but :data:`QUARANTINE`."""
 QUARANTINE = "quarantine.jsonl"
 """The side file damaged records are moved to, one JSON object a line."""
 
-_ACK_DIGITS = 16
-_HEX = frozenset(b"0123456789abcdef")
-_CHUNK = 1 << 16  # a replay of 100 records reads about one chunk
-_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
-_FILE_MODE = 0o600
-
-
-def _open(path: str, flags: int) -> int:
-    return os.open(path, flags | _O_CLOEXEC | _O_BINARY, _FILE_MODE)
-
-
-def _append_to(path: str, data: bytes) -> None:
-    """Append ``data`` to the file at ``path`` (created 0600) with one write.
-
-    Raises:
-        OSError: the file could not be opened or written.
-    """
-    fd = _open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-    try:
-        _write_all(fd, data)
-    finally:
-        os.close(fd)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    """Write all of ``data``: a write may take only part of it (a signal, a file limit)."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-
 
 def acks_path_of(segment_path: str) -> str:
     """The ``.acks`` file of the segment at ``segment_path``."""
     return segment_path[: -len(".jsonl")] + ".acks"
-
-
-def read_acks(path: str) -> set[int]:
-    """The offsets listed in an ``.acks`` file; a torn or damaged line is skipped.
-
-    Every line has the same width, so neither a torn line (shorter) nor one that a
-    later write ran into (longer) can pass for an offset: at worst a record is
-    sent again, never taken for settled.
-    """
-    try:
-        with open(path, "rb") as handle:
-            text = handle.read()
-    except FileNotFoundError:
-        return set()
-    lines = text.split(b"\n")[:-1]  # what follows the last newline is torn
-    return {int(line, 16) for line in lines if len(line) == _ACK_DIGITS and _HEX.issuperset(line)}
-
-
-def iter_lines(fd: int, start: int, end: int) -> Iterator[tuple[int, bytes]]:
-    """``(offset, line)`` of every complete line (with its ``\\n``) from ``start`` to ``end``.
-
-    The file is read a chunk at a time as the caller goes on (lazily), so a caller
-    that stops after a few records reads little.
-    """
-    position = start
-    carry = b""
-    while position < end:
-        os.lseek(fd, position, os.SEEK_SET)
-        chunk = os.read(fd, min(_CHUNK, end - position))
-        if not chunk:
-            break
-        data = carry + chunk
-        base = position - len(carry)
-        position += len(chunk)
-        cut = data.rfind(b"\n") + 1
-        offset = base
-        for piece in data[: cut - 1].split(b"\n") if cut else ():
-            yield offset, piece + b"\n"
-            offset += len(piece) + 1
-        carry = data[cut:]
 
 
 class Segment:
@@ -172,7 +99,7 @@ class Segment:
             stem = f"seg-{time.time_ns():020d}-{pid}-{os.urandom(4).hex()}"
             temp = os.path.join(directory, stem + ".tmp")
             try:
-                fd = _open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND)
+                fd = open_file(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND)
             except FileExistsError:  # the same nanosecond and token: draw again
                 continue
             try:
@@ -183,7 +110,7 @@ class Segment:
                 os.rename(temp, path)
             except BaseException:
                 os.close(fd)
-                _unlink(temp)
+                unlink_if_there(temp)
                 raise
             return cls(path, fd, own=True, size=0, settled=set())
 
@@ -198,7 +125,7 @@ class Segment:
             OSError: the file could not be read or truncated.
         """
         try:
-            fd = _open(path, os.O_RDWR)
+            fd = open_file(path, os.O_RDWR)
         except FileNotFoundError:
             return None
         try:
@@ -206,7 +133,7 @@ class Segment:
             if not try_lock(fd) or not same_file(fd, path):
                 os.close(fd)
                 return None
-            size = _complete_size(fd, os.fstat(fd).st_size)
+            size = complete_size(fd, os.fstat(fd).st_size)
             if size != os.fstat(fd).st_size:
                 os.ftruncate(fd, size)
         except BaseException:
@@ -226,7 +153,7 @@ class Segment:
             OSError: the write failed; ``size`` is unchanged.
         """
         try:
-            _write_all(self.fd, blob)
+            write_all(self.fd, blob)
         except OSError:
             try:
                 os.ftruncate(self.fd, self.size)
@@ -237,7 +164,7 @@ class Segment:
 
     def read_at(self, offset: int, length: int) -> bytes:
         """The ``length`` bytes at ``offset`` (one record line)."""
-        return _read_at(self.fd, offset, length)
+        return read_at(self.fd, offset, length)
 
     def ack(self, offsets: list[int]) -> None:
         """Append ``offsets`` to the ``.acks`` file (not fsynced: a lost one means a resend).
@@ -247,16 +174,16 @@ class Segment:
         """
         text = b"".join(b"%016x\n" % offset for offset in offsets)
         if self._acks_fd < 0:
-            fd = _open(self.acks_path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
+            fd = open_file(self.acks_path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
             try:
                 size = os.lseek(fd, 0, os.SEEK_END)
-                if size and _read_at(fd, size - 1, 1) != b"\n":
+                if size and read_at(fd, size - 1, 1) != b"\n":
                     text = b"\n" + text  # end a line torn by a holder that died, keep ours whole
             except OSError:
                 os.close(fd)
                 raise
             self._acks_fd = fd
-        _write_all(self._acks_fd, text)
+        write_all(self._acks_fd, text)
 
     def quarantine(self, offset: int, line: bytes) -> None:
         """Copy the damaged record at ``offset`` to :data:`QUARANTINE` and settle it here.
@@ -273,7 +200,7 @@ class Segment:
         }
         text = json.dumps(entry, ensure_ascii=True).encode("ascii") + b"\n"
         try:
-            _append_to(os.path.join(os.path.dirname(self.path), QUARANTINE), text)
+            append_to(os.path.join(os.path.dirname(self.path), QUARANTINE), text)
         except OSError:
             pass
         self.settled.add(offset)
@@ -300,8 +227,8 @@ class Segment:
         if os.name == "nt":  # Windows deletes no file that is open, ours included
             self.close()
         try:
-            _unlink(self.path)
-            _unlink(self.acks_path)
+            unlink_if_there(self.path)
+            unlink_if_there(self.acks_path)
         except OSError:
             pass
         finally:
@@ -316,23 +243,3 @@ class Segment:
                 except OSError:
                     pass
         self.fd = self._acks_fd = -1
-
-
-def _read_at(fd: int, offset: int, length: int) -> bytes:
-    # lseek + read rather than os.pread, which Windows lacks; the caller holds the lock.
-    os.lseek(fd, offset, os.SEEK_SET)
-    return os.read(fd, length)
-
-
-def _complete_size(fd: int, size: int) -> int:
-    """The size of ``fd`` without its torn last line: just past its last newline."""
-    end = size
-    while end > 0:
-        start = max(0, end - _CHUNK)
-        os.lseek(fd, start, os.SEEK_SET)
-        chunk = os.read(fd, end - start)
-        cut = chunk.rfind(b"\n")
-        if cut >= 0:
-            return start + cut + 1
-        end = start
-    return 0
