@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 
+from .._stats import ClientStats
 from ..errors import ValidationError
 from ..models import TaskCompletionEvent
 from ._common import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, PROG, plain, say
@@ -16,7 +17,6 @@ from ._input import EventFiller, Item
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .._stats import ClientStats
     from ._send_run import Delivery
 
 __all__ = ["MAX_QUEUED", "Causes", "Outcome", "Progress"]
@@ -159,8 +159,8 @@ class Outcome:
                 f"{self.invalid} invalid"
             )
             return self._status(faults, undeliverable=0, delivered=True)
-        stats = self._stats
-        assert stats is not None  # delivered() ran first
+        # delivered() ran before (finish or abandon); without it, nothing was sent.
+        stats = self._stats if self._stats is not None else ClientStats()
         undeliverable = self._failure_lines(stats)
         say(
             f"{self.label}: {self.read} read, {stats.sent} accepted, {self.duplicate} duplicate, "
