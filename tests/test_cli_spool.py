@@ -147,6 +147,6 @@ def test_send_reads_a_spool_segment_as_it_is_and_keeps_each_event_id(spool_dir: 
         again = run_cli("send", str(segment), *flags)
         stored = collector.event_count
     assert first.returncode == 0, first.stderr
-    assert "5 accepted, 0 rejected, 0 undeliverable, 0 invalid" in first.stdout
+    assert "5 read, 5 accepted, 0 duplicate, 0 rejected, 0 undeliverable, 0 invalid" in first.stdout
     assert again.returncode == 0, again.stderr
     assert stored == 5  # the same event_ids the second time: stored once

@@ -78,6 +78,7 @@ class Outcome:
         self._stats: ClientStats | None = None
         self._causes = Causes()
         self._deadline_passed = False
+        self._dropped = 0
         self.progress: Progress | None = None
 
     def _line(self, text: str) -> None:
@@ -136,10 +137,12 @@ class Outcome:
             self.bodies += 1
             self._body = []
 
-    def delivered(self, stats: ClientStats, causes: Causes, *, deadline_passed: bool) -> None:
+    def delivered(self, delivery: Delivery, stats: ClientStats, causes: Causes) -> None:
+        """What became of the events handed to ``delivery``."""
         self._stats = stats
         self._causes = causes
-        self._deadline_passed = deadline_passed
+        self._deadline_passed = delivery.past_deadline()
+        self._dropped = delivery.dropped
 
     def report(self) -> int:
         """Print the failure lines and the summary; return the exit status."""
@@ -192,18 +195,20 @@ class Outcome:
             refused = causes.reasons(_REFUSED).most_common(1)
             cause = refused[0][0] if refused else plain(stats.last_error or "no reason given")
             self._line(f"{PROG}: {stats.dropped_errors} event(s) refused by the server: {cause}")
-        if stats.dropped_queue_full:
+        dropped = stats.dropped_queue_full + self._dropped
+        if dropped:
             self._line(
-                f"{PROG}: {stats.dropped_queue_full} event(s) dropped: more than {MAX_QUEUED} "
-                "were waiting while the server was not taking them"
+                f"{PROG}: {dropped} event(s) dropped while the server was not taking events "
+                f"(at most {MAX_QUEUED} wait for it)"
             )
-        late = stats.tracked - stats.sent - stats.rejected
-        late -= stats.dropped_errors + stats.dropped_queue_full
+        # Counted from what was read: events still waiting to be handed over count too.
+        undeliverable = self.valid - stats.sent - stats.rejected
+        late = undeliverable - stats.dropped_errors - dropped
         if late > 0:
             when = " before the --timeout ran out" if self._deadline_passed else ""
             cause = plain(stats.last_error or "no answer")
             self._line(f"{PROG}: {late} event(s) not delivered{when}: {cause}")
-        return stats.tracked - stats.sent - stats.rejected
+        return undeliverable
 
 
 class Progress:
