@@ -63,6 +63,8 @@ class Feed:
         self._complete = complete
         self.torn = False
         """Whether some file ended in a line still being written."""
+        self.exhausted = False
+        """Whether the last :meth:`records` read every file to its end (not cut by a limit)."""
 
     def records(self, max_bytes: int | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
         """Yield ``(offset, record)`` in time order, up to about ``max_bytes`` in all."""
@@ -84,12 +86,14 @@ class Feed:
                 heapq.merge(*streams, key=lambda item: (item[0], item[1])) if timed else streams[0]
             )
             consumed = 0
+            self.exhausted = True
             for _when, _rank, name, start, end, record in merged:
                 self.offsets[name] = end
                 consumed += end - start
                 if record is not None:
                     yield start, record
                 if max_bytes is not None and consumed >= max_bytes:
+                    self.exhausted = False
                     break
             self.torn = any(reader.torn for reader in readers.values())
             overlong = sum(reader.overlong for reader in readers.values())
