@@ -48,6 +48,8 @@ class LineReader:
         """Lines skipped for being longer than MAX_LINE_BYTES."""
         self.torn = False
         """Whether reading stopped before an unterminated last line."""
+        self.unterminated = False
+        """Whether the last line yielded had no newline (``take_unterminated`` only)."""
 
     def lines(self, max_bytes: int | None = None) -> Iterator[tuple[int, int, bytes]]:
         """Yield ``(start, end, line)``: the offsets around each line, its newline stripped.
@@ -71,6 +73,7 @@ class LineReader:
                     self.torn = True
                     return
                 self.offset += len(line)
+                self.unterminated = True
                 yield start, self.offset, line
                 return
             self.offset += len(line)

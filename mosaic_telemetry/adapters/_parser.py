@@ -69,7 +69,9 @@ def read_whole(parser: LineParser, stream: IO[bytes]) -> Iterator[Task]:
         notes.lines += 1
         record = decode(line)
         if record is None:
-            if line.strip():
+            if reader.unterminated:
+                notes.warn("the last line is incomplete (still being written?) and was skipped")
+            elif line.strip():
                 notes.warn("a line that is not a JSON object was skipped")
             continue
         yield from parser.feed(record, offset)

@@ -107,7 +107,9 @@ class Feed:
         for start, end, line in reader.lines():
             notes.lines += 1
             record = decode(line)
-            if record is None and line.strip():
+            if record is None and reader.unterminated:
+                notes.warn("the last line is incomplete (still being written?) and was skipped")
+            elif record is None and line.strip():
                 notes.warn("a line that is not a JSON object was skipped")
             if timed and record is not None:
                 when = epoch(record.get("timestamp"))

@@ -40,8 +40,18 @@ class ClaudeResultParser(LineParser):
     family = "claude-code"
     harness = Harness.CLAUDE_CODE
 
+    _init_models: dict[str, str]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._init_models = {}
+        super().__init__(*args, **kwargs)
+
     def feed(self, record: dict[str, Any], offset: int) -> list[Task]:
         kind = record.get("type")
+        if kind == "system" and record.get("subtype") == "init":
+            session, model = ident(record, "session_id"), ident(record, "model")
+            if session and model and len(self._init_models) < 1000:
+                self._init_models[session] = model  # the model of a result without modelUsage
         if kind is None and "subtype" in record and ("usage" in record or "modelUsage" in record):
             kind = "result"  # the Agent SDK's ResultMessage has no type field
         if kind != "result":
@@ -71,7 +81,7 @@ class ClaudeResultParser(LineParser):
         if not task.tokens:
             usage = mapping(record, "usage")
             task.add_tokens(
-                self.model_hint or "",
+                self._init_models.get(self.session) or self.model_hint or "",
                 Tokens(
                     fresh=count(usage, "input_tokens"),
                     cache_read=count(usage, "cache_read_input_tokens"),

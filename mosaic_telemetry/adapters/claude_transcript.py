@@ -179,7 +179,8 @@ class ClaudeTranscriptParser(LineParser):
                 entry[4] = model
         turn.replied = True
         if not sidechain:
-            turn.context = sum(prompt_side) + output
+            if sum(prompt_side) + output:  # an error line has no usage: not a context figure
+                turn.context = sum(prompt_side) + output
             turn.failed = record.get("isApiErrorMessage") is True
         turn.touch(when)
 

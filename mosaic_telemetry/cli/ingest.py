@@ -126,9 +126,9 @@ def run(args: argparse.Namespace) -> int:
         say(f"{PROG}: warning: {message}" + (f" ({times} times)" if times > 1 else ""), sys.stderr)
     recognised = notes.records > 0 or notes.lines == 0
     if not recognised:
-        say(f"{PROG}: {label} has no {args.format} records ({notes.lines} lines)", sys.stderr)
+        say(f"{PROG}: {label} has no {args.format} records ({notes.lines} line(s))", sys.stderr)
     if sender is None:
-        say(f"{PROG}: {total} event(s) from {label} ({notes.lines} lines), not sent", sys.stderr)
+        say(f"{PROG}: {total} event(s) from {label} ({notes.lines} line(s)), not sent", sys.stderr)
         return EXIT_OK if recognised else EXIT_FAILED
     return sender.finish(total, label, notes.lines, recognised)
 
@@ -168,7 +168,7 @@ class _Sender:
         stats = client.stats
         undeliverable = total - stats.sent - stats.rejected
         say(
-            f"ingested {total} event(s) from {label} ({lines} lines) to "
+            f"ingested {total} event(s) from {label} ({lines} line(s)) to "
             f"{self._config.server_url}: {stats.sent} accepted, {stats.rejected} rejected, "
             f"{undeliverable} undeliverable"
         )
