@@ -227,6 +227,7 @@ def persist_then_send(
 
     settings = copy.copy(config)
     settings.max_queue_size = max(int(config.max_queue_size), len(events))
+    settings.max_retries = 0  # the next hook run is the retry: a run never waits out a backoff
     settings.request_timeout_seconds = max(0.05, min(config.request_timeout_seconds, remaining))
     client = TelemetryClient(settings)  # never started: flush() sends on this thread
     for event in events:
