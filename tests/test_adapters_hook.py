@@ -61,6 +61,7 @@ def run_hook(
     budget: float = 2.0,
 ) -> tuple[subprocess.CompletedProcess[bytes], float]:
     started = time.monotonic()
+    env = {**env, "XDG_STATE_HOME": str(state.parent / "xdg")}  # where a bad command line logs
     result = subprocess.run(
         [sys.executable, "-m", "mosaic_telemetry", "hook", harness, "--state-dir", str(state),
          "--budget", str(budget), *args],
@@ -257,6 +258,8 @@ def test_a_mistyped_command_line_still_exits_0_quietly(
     result, elapsed = run_hook(tmp_path / "state", payload(path), hook_env(collector.url), *args)
     assert_quiet_exit(result, elapsed, 2.0)
     assert result.stderr == b""
+    logs = [p.read_text(encoding="utf-8") for p in tmp_path.rglob("hook.log")]
+    assert any(args[0] in log or "budget" in log for log in logs), logs
 
 
 @pytest.mark.parametrize(
@@ -277,7 +280,7 @@ def test_a_stdin_that_never_closes_cannot_hold_the_run(tmp_path: Path, refused_u
         [sys.executable, "-m", "mosaic_telemetry", "hook", "claude-code",
          "--state-dir", str(tmp_path / "state"), "--budget", "1"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env=hook_env(refused_url),
+        env=hook_env(refused_url, XDG_STATE_HOME=str(tmp_path / "xdg")),
     ) as process:  # fmt: skip
         code = process.wait(timeout=TIMEOUT_S)  # stdin stays open and empty all along
         elapsed = time.monotonic() - started

@@ -215,7 +215,18 @@ def _prices(path: str | None) -> PriceTable | None:
 
 
 def _process_age_s() -> float:
-    """Seconds since this process started (Linux ``/proc``), else 0."""
+    """Seconds since this process started, when it was started to run this command.
+
+    Only then does the interpreter's start count against the budget; ``main()``
+    called inside a longer-lived program (a test, a host) starts the clock at the
+    call. Linux reads it from ``/proc``; elsewhere it is 0.
+    """
+    main_spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    launched = getattr(main_spec, "name", None) == f"{PACKAGE_LOGGER}.__main__" or (
+        os.path.basename(sys.argv[0] if sys.argv else "").startswith("mosaic-telemetry")
+    )
+    if not launched:
+        return 0.0
     try:
         with open("/proc/self/stat", "rb") as stat:
             fields = stat.read().rsplit(b")", 1)[1].split()
@@ -241,6 +252,7 @@ def _open_log(explicit: str | None) -> tuple[logging.Handler | None, Path | None
 
     try:
         state_dir = state_directory(explicit)
+        _private_file(state_dir / _LOG_NAME)
         handler = RotatingFileHandler(
             state_dir / _LOG_NAME, maxBytes=_LOG_BYTES, backupCount=1, encoding="utf-8"
         )
@@ -256,7 +268,14 @@ def _log_early(message: str) -> None:
     try:
         from ..adapters._cursor import state_directory  # noqa: PLC0415
 
-        with open(state_directory() / _LOG_NAME, "a", encoding="utf-8") as log:
+        path = state_directory() / _LOG_NAME
+        _private_file(path)
+        with open(path, "a", encoding="utf-8") as log:
             log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} WARNING {message}\n")
     except Exception:  # noqa: S110  # a hook's command line problem is never raised
         pass
+
+
+def _private_file(path: Path) -> None:
+    """Create ``path`` readable by this user only, unless it exists."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
