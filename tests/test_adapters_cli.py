@@ -221,3 +221,10 @@ def test_the_fixture_copy_is_untouched(tmp_path: Path) -> None:
     before = copy.read_bytes()
     assert ingest("claude-transcript", str(copy), "--dry-run") == 0
     assert copy.read_bytes() == before
+
+
+def test_the_command_lists_exactly_the_adapter_formats() -> None:
+    from mosaic_telemetry.adapters import FORMATS
+    from mosaic_telemetry.cli.ingest import FORMAT_NAMES
+
+    assert tuple(FORMATS) == FORMAT_NAMES
