@@ -24,6 +24,7 @@ from mosaic_telemetry.collector import Collector
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SLACK_S = 0.5  # the promise: budget + 0.5 s, interpreter start and exit included
+BUDGET_S = 5.0  # runs that must finish their work get room on a loaded machine
 TIMEOUT_S = 60.0
 
 
@@ -58,7 +59,7 @@ def run_hook(
     env: dict[str, str],
     *args: str,
     harness: str = "claude-code",
-    budget: float = 2.0,
+    budget: float = BUDGET_S,
 ) -> tuple[subprocess.CompletedProcess[bytes], float]:
     started = time.monotonic()
     env = {**env, "XDG_STATE_HOME": str(state.parent / "xdg")}  # where a bad command line logs
@@ -136,13 +137,13 @@ def test_each_run_sends_only_the_turns_finished_since_the_last(
     # turns 1 and 2, and the prompt of turn 3: turns 1 and 2 are finished
     path.write_text("".join(lines[: index_of(lines, "u3") + 1]), encoding="utf-8")
     result, elapsed = run_hook(state, payload(path), env)
-    assert_quiet_exit(result, elapsed, 2.0)
+    assert_quiet_exit(result, elapsed, BUDGET_S)
     assert collector.event_count == 2, log_of(state)
     # the rest of turn 3 (closed by its turn_duration record) arrives
     with path.open("a", encoding="utf-8") as handle:
         handle.write("".join(lines[index_of(lines, "u3") + 1 : index_of(lines, "d3") + 1]))
     result, elapsed = run_hook(state, payload(path), env)
-    assert_quiet_exit(result, elapsed, 2.0)
+    assert_quiet_exit(result, elapsed, BUDGET_S)
     assert collector.event_count == 3
     assert "read 0 bytes" not in log_of(state).splitlines()[-1]
     assert log_of(state).splitlines()[-1].endswith("1 event(s), confirmed, cursor saved")
@@ -185,7 +186,7 @@ def test_server_down_exits_quietly_and_the_next_run_sends_what_was_missed(
     state = tmp_path / "state"
     result, elapsed = run_hook(state, payload(path), hook_env(refused_url), budget=1.0)
     assert_quiet_exit(result, elapsed, 1.0)
-    assert "not confirmed, cursor kept" in log_of(state)
+    assert not list((state / "cursors").glob("*.json")), log_of(state)  # nothing confirmed
     result, _ = run_hook(state, payload(path), hook_env(collector.url))
     assert result.returncode == 0 and collector.event_count == 2
 
@@ -218,7 +219,7 @@ def test_garbage_on_stdin_is_logged_and_the_run_exits_0(
 ) -> None:
     state = tmp_path / "state"
     result, elapsed = run_hook(state, stdin, hook_env(refused_url))
-    assert_quiet_exit(result, elapsed, 2.0)
+    assert_quiet_exit(result, elapsed, BUDGET_S)
     assert logged in log_of(state)
 
 
@@ -227,7 +228,7 @@ def test_a_missing_transcript_is_logged_and_the_run_exits_0(
 ) -> None:
     state = tmp_path / "state"
     result, elapsed = run_hook(state, payload(tmp_path / "gone.jsonl"), hook_env(refused_url))
-    assert_quiet_exit(result, elapsed, 2.0)
+    assert_quiet_exit(result, elapsed, BUDGET_S)
     assert "FileNotFoundError" in log_of(state)
 
 
@@ -236,7 +237,7 @@ def test_missing_config_reads_nothing_and_exits_0(tmp_path: Path) -> None:
     path.write_text("".join(transcript_lines()), encoding="utf-8")
     state = tmp_path / "state"
     result, elapsed = run_hook(state, payload(path), clean_env())
-    assert_quiet_exit(result, elapsed, 2.0)
+    assert_quiet_exit(result, elapsed, BUDGET_S)
     assert "not configured: server_url must be set" in log_of(state)
     assert not (state / "cursors").exists()
 
@@ -256,7 +257,7 @@ def test_a_mistyped_command_line_still_exits_0_quietly(
     path = tmp_path / "s.jsonl"
     path.write_text("".join(transcript_lines()[:3]), encoding="utf-8")
     result, elapsed = run_hook(tmp_path / "state", payload(path), hook_env(collector.url), *args)
-    assert_quiet_exit(result, elapsed, 2.0)
+    assert_quiet_exit(result, elapsed, BUDGET_S)
     assert result.stderr == b""
     logs = [p.read_text(encoding="utf-8") for p in tmp_path.rglob("hook.log")]
     assert any(args[0] in log or "budget" in log for log in logs), logs
@@ -308,7 +309,7 @@ def test_codex_stop_with_its_turn_id_sends_that_turn(tmp_path: Path, collector: 
         state, payload(path, turn_id="t1", model="gpt-5-codex"), hook_env(collector.url),
         harness="codex",
     )  # fmt: skip
-    assert_quiet_exit(result, elapsed, 2.0)
+    assert_quiet_exit(result, elapsed, BUDGET_S)
     assert collector.event_count == 1, log_of(state)
     path.write_text("".join(lines), encoding="utf-8")  # the rest: t1's task_complete, t2, t3
     run_hook(state, payload(path, turn_id="t3"), hook_env(collector.url), harness="codex")

@@ -35,7 +35,8 @@ HARNESSES = ("claude-code", "codex")
 BUDGET_ENV = "MOSAIC_TELEMETRY_HOOK_BUDGET"
 DEFAULT_BUDGET_S = 2.0
 MAX_BUDGET_S = 60.0
-_SAVE_MARGIN_S = 0.15  # the send stops this long before the budget, to save the cursor
+_EXIT_RESERVE_S = 0.25  # the wait ends this long before the budget: interpreter exit fits
+_SAVE_MARGIN_S = 0.15  # the send stops this much earlier still, to save the cursor
 _LOG_NAME = "hook.log"
 _LOG_BYTES = 512 * 1024
 
@@ -116,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         if package.getEffectiveLevel() > logging.INFO:
             package.setLevel(logging.INFO)
         budget = budget_seconds(args.budget, os.environ)
-        deadline = started + budget
+        deadline = started + budget - _EXIT_RESERVE_S
         worker = threading.Thread(
             target=_work,
             args=(args, state_dir, deadline - _SAVE_MARGIN_S),
