@@ -50,6 +50,11 @@ NOT_RUN_BLOCKS = [
     ("docs/reliability.md", "it runs the reliability suite, which the test run already does"),
     ("docs/reliability.md", "it needs a virtual environment per Python version"),
     ("docs/spool.md", "it needs a spool that a client has written"),
+    ("README.md", "it needs a Claude Code transcript"),
+    ("docs/harnesses.md", "it needs a Claude Code transcript and your server"),
+    ("docs/harnesses.md", "it needs Claude Code"),
+    ("docs/harnesses.md", "it needs Codex"),
+    ("docs/harnesses.md", "it needs aider"),
 ]
 SHELL_TIMEOUT_S = 120.0
 
