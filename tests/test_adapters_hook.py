@@ -238,7 +238,7 @@ def test_missing_config_reads_nothing_and_exits_0(tmp_path: Path) -> None:
     state = tmp_path / "state"
     result, elapsed = run_hook(state, payload(path), clean_env())
     assert_quiet_exit(result, elapsed, BUDGET_S)
-    assert "not configured: server_url must be set" in log_of(state)
+    assert "not configured: server_url is not set" in log_of(state)
     assert not (state / "cursors").exists()
 
 

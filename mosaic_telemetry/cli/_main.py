@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from types import ModuleType
 
 from .. import __version__
 from ..errors import TelemetryError
@@ -38,18 +39,31 @@ def _missing(needs: Sequence[str]) -> list[str]:
     return [name for name in needs if importlib.util.find_spec(f"{_ROOT}.{name}") is None]
 
 
-def _left_out(name: str, missing: Sequence[str]) -> Callable[[argparse.Namespace], int]:
-    """The handler of a command whose parts a vendored copy left out: one line, exit 2."""
-    parts = ", ".join(f"{_ROOT}.{part}" for part in missing)
+def _commands() -> tuple[list[ModuleType], dict[str, list[str]]]:
+    """The command modules this copy can run, and the others with the parts they miss."""
+    usable: list[ModuleType] = []
+    left_out: dict[str, list[str]] = {}
+    for name in COMMANDS:
+        module = importlib.import_module(f".{name}", __package__)
+        missing = _missing(module.NEEDS)
+        if missing:
+            left_out[name] = missing
+        else:
+            usable.append(module)
+    return usable, left_out
 
-    def handler(args: argparse.Namespace) -> int:
+
+def _refuse_left_out(argv: Sequence[str]) -> None:
+    """Asking for a command a vendored copy left out gets one clear line (exit 2)."""
+    _, left_out = _commands()
+    command = next((word for word in argv if not word.startswith("-")), None)
+    if command in left_out:
+        parts = ", ".join(f"{_ROOT}.{part}" for part in left_out[command])
         raise CliError(
-            f"the {name} command is not in this copy of the package: it needs {parts}, "
+            f"the {command} command is not in this copy of the package: it needs {parts}, "
             "which was left out",
             EXIT_USAGE,
         )
-
-    return handler
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,15 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_verbose(parser)
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
-        module = importlib.import_module(f".{name}", __package__)
-        missing = _missing(module.NEEDS)
-        if not missing:
-            module.register(commands)
-            continue
-        # Not in --help (no help= text), but asking for it gets one clear line.
-        hidden = commands.add_parser(name, add_help=False)
-        hidden.set_defaults(handler=_left_out(name, missing), takes_anything=True)
+    for module in _commands()[0]:
+        module.register(commands)
     for subparser in commands.choices.values():  # -v works before or after the command
         _add_verbose(subparser)
     return parser
@@ -107,10 +114,13 @@ def _silence_stdout() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (the table is ``_common.EXIT_CODES``)."""
     started = time.monotonic()  # --timeout counts from here
-    parser = build_parser()
-    args, unknown = parser.parse_known_args(argv)
-    if unknown and not getattr(args, "takes_anything", False):
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    words = sys.argv[1:] if argv is None else list(argv)
+    try:
+        _refuse_left_out(words)
+    except CliError as exc:
+        error_line(str(exc))
+        return exc.exit_code
+    args = build_parser().parse_args(words)
     args.started = started
     args.verbose = getattr(args, "verbose", False)
     _configure_logging(args.verbose)
