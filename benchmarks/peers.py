@@ -33,8 +33,11 @@ def _ours_version(root: Path) -> str:
     """The checkout's ``__version__`` and commit (``+dirty`` when it has changes)."""
     text = (root / "mosaic_telemetry" / "__init__.py").read_text(encoding="utf-8")
     version = next(
-        (line.split("=", 1)[1].strip().strip("\"'") for line in text.splitlines()
-         if line.startswith("__version__")),
+        (
+            line.split("=", 1)[1].strip().strip("\"'")
+            for line in text.splitlines()
+            if line.startswith("__version__")
+        ),
         "?",
     )
     git = ["git", "-C", str(root)]
@@ -50,7 +53,9 @@ def _ours_version(root: Path) -> str:
     return f"{version} ({commit or 'no git'}{'+dirty' if dirty else ''})"
 
 
-def _choose(text: str, known: Sequence[str], what: str, parser: argparse.ArgumentParser) -> list[str]:
+def _choose(
+    text: str, known: Sequence[str], what: str, parser: argparse.ArgumentParser
+) -> list[str]:
     chosen = [name.strip() for name in text.split(",") if name.strip()]
     unknown = [name for name in chosen if name not in known]
     if unknown:
@@ -59,9 +64,7 @@ def _choose(text: str, known: Sequence[str], what: str, parser: argparse.Argumen
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="peers.py", description=(__doc__ or "").splitlines()[0]
-    )
+    parser = argparse.ArgumentParser(prog="peers.py", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds and events (< 2 min)")
     parser.add_argument(
         "--only",
@@ -69,7 +72,9 @@ def _parser() -> argparse.ArgumentParser:
         help="comma-separated peers to measure besides mosaic_telemetry (default: all)",
     )
     parser.add_argument(
-        "--groups", default=",".join(GROUPS), help=f"figures to measure (default: {','.join(GROUPS)})"
+        "--groups",
+        default=",".join(GROUPS),
+        help=f"figures to measure (default: {','.join(GROUPS)})",
     )
     parser.add_argument("--json", metavar="FILE", help="also write every sample as JSON")
     parser.add_argument(
@@ -79,7 +84,9 @@ def _parser() -> argparse.ArgumentParser:
         help="the throwaway venv of the peers (default: benchmarks/.venv-peers)",
     )
     parser.add_argument(
-        "--upgrade", action="store_true", help="upgrade the peers in the venv to their latest releases"
+        "--upgrade",
+        action="store_true",
+        help="upgrade the peers in the venv to their latest releases",
     )
     return parser
 

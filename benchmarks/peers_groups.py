@@ -17,7 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from peers_clients import OURS, PEERS
-from peers_run import BENCH_DIR, Child, DeadServer, Server, child_env, run_child, timed_python
+from peers_run import (
+    BENCH_DIR,
+    Child,
+    DeadServer,
+    Server,
+    child_env,
+    run_child,
+    timed_marks,
+    timed_python,
+)
 
 BARE = "(bare interpreter)"
 OWN_COLLECTOR = f"{OURS} to its collector"
@@ -42,8 +51,8 @@ class Plan:
     shutdown_cap_s: float
 
 
-FULL = Plan(11, 5, 3000, 200, 3, 3000, 3, 10_000, 1000, 11, 3, 100, 20.0)
-QUICK = Plan(3, 2, 1000, 60, 1, 1000, 1, 2000, 300, 3, 1, 100, 8.0)
+FULL = Plan(11, 3, 3000, 200, 2, 2000, 3, 5000, 500, 10, 3, 100, 20.0)
+QUICK = Plan(3, 1, 1000, 60, 1, 1000, 1, 1000, 200, 2, 1, 100, 6.0)
 
 
 @dataclass
@@ -56,6 +65,10 @@ class Results:
 
     def add(self, figure: str, key: str, value: float) -> None:
         self.samples.setdefault(figure, {}).setdefault(key, []).append(value)
+
+    def censor(self, figure: str, key: str, bound: float) -> None:
+        """No value, only a bound: the client was still at it after ``bound`` (killed)."""
+        self.extra.setdefault("censored", {}).setdefault(figure, {})[key] = bound
 
     def note(self, figure: str, key: str, text: str) -> None:
         self.notes.setdefault(figure, {})[key] = text
@@ -104,7 +117,9 @@ def track_group(ctx: Context) -> None:
             peer = PEERS[key]
             url = ctx.sink.url if peer.sends_in_call else ctx.hang.url
             count = plan.track_calls_sync if peer.sends_in_call else plan.track_calls
-            result = run_child(ctx.python, ctx.root, "track", key, url, count, 300)
+            result = run_child(
+                ctx.python, ctx.root, measure="track", key=key, url=url, count=count, timeout_s=300
+            )
             ctx.results.phoned_home(key, result)
             ctx.results.add("track_us", key, result["wall_ns"] / 1000)
             ctx.results.add("track_cpu_us", key, result["cpu_ns"] / 1000)
@@ -120,7 +135,9 @@ def memory_group(ctx: Context) -> None:
                 ctx.results.note("bytes_per_event", key, "no queue: track() sends")
                 continue
             url, count = ctx.hang.url, ctx.plan.memory_events
-            result = run_child(ctx.python, ctx.root, "memory", key, url, count, 300)
+            result = run_child(
+                ctx.python, ctx.root, measure="memory", key=key, url=url, count=count, timeout_s=300
+            )
             ctx.results.phoned_home(key, result)
             ctx.results.add("bytes_per_event", key, result["bytes_per_event"])
 
@@ -132,11 +149,19 @@ def e2e_group(ctx: Context) -> None:
         for key in rotated(ctx.keys, r):
             small = PEERS[key].request_per_event
             count = plan.e2e_events_per_request if small else plan.e2e_events
-            result = run_child(ctx.python, ctx.root, "e2e", key, ctx.sink.url, count, 600)
+            result = run_child(
+                ctx.python,
+                ctx.root,
+                measure="e2e",
+                key=key,
+                url=ctx.sink.url,
+                count=count,
+                timeout_s=600,
+            )
             ctx.results.phoned_home(key, result)
             ctx.results.add("e2e_events_per_s", key, result["events_per_s"])
             ctx.results.add("e2e_cpu_us", key, result["cpu_us_per_event"])
-            ctx.results.add("e2e_delivered_share", key, result["delivered"] / count)
+            ctx.results.add("e2e_delivered", key, result["delivered"])
             ctx.results.extra.setdefault("e2e_events", {})[key] = count
 
 
@@ -180,7 +205,9 @@ def cold_group(ctx: Context) -> None:
                 peer, url = (OURS, collector_url) if key == OWN_COLLECTOR else (key, ctx.sink.url)
                 code = f"{path}from peers_clients import cold_start\ncold_start({peer!r}, {url!r})"
                 before = ctx.sink.stats()["events"]
-                ctx.results.add("cold_ms", key, timed_python(ctx.python, code) * 1000)
+                exit_s, marks = timed_marks(ctx.python, code)
+                ctx.results.add("cold_ms", key, exit_s * 1000)
+                ctx.results.add("cold_delivered_ms", key, marks["delivered"] * 1000)
                 if key != OWN_COLLECTOR and ctx.sink.stats()["events"] - before != 1:
                     ctx.results.note("cold_ms", key, "the event did not arrive")
     finally:
@@ -214,6 +241,8 @@ def _shutdown_phase(child: Child, cap_s: float) -> tuple[float | None, float | N
     exit_s = child.exit_time - returned
     note = f"then blocked at exit > {cap_s:.0f} s (killed)" if child.killed else ""
     raised = phases["tracked"][1]["raised"]
+    if result.get("shutdown_raised"):
+        note = f"shutdown raised {result['shutdown_raised']}" + (f"; {note}" if note else "")
     if raised:
         note = f"track() raised {raised}x" + (f"; {note}" if note else "")
     return result["shutdown_s"], (None if child.killed else exit_s), note
@@ -225,16 +254,27 @@ def shutdown_group(ctx: Context) -> None:
     for scenario, url in (("dead", ctx.dead.url), ("hanging", ctx.hang.url)):
         figure, out = f"shutdown_{scenario}_s", f"exit_{scenario}_s"
         for _ in range(plan.shutdown_rounds):
-            keys = [k for k in ctx.keys if "killed" not in ctx.results.notes.get(figure, {}).get(k, "")]
+            keys = [
+                k for k in ctx.keys if "killed" not in ctx.results.notes.get(figure, {}).get(k, "")
+            ]
             children = [
-                Child(ctx.python, ctx.root, "shutdown", key, url, plan.shutdown_events)
+                Child(
+                    ctx.python,
+                    ctx.root,
+                    measure="shutdown",
+                    key=key,
+                    url=url,
+                    count=plan.shutdown_events,
+                )
                 for key in keys
             ]
             _watch(children, plan.shutdown_cap_s)
             for child in children:
                 child.wait(time.perf_counter())
                 shutdown_s, exit_s, note = _shutdown_phase(child, plan.shutdown_cap_s)
-                if shutdown_s is not None:
+                if shutdown_s is None:
+                    ctx.results.censor(figure, child.key, plan.shutdown_cap_s)
+                else:
                     ctx.results.add(figure, child.key, shutdown_s)
                     if child.result is not None:
                         ctx.results.phoned_home(child.key, child.result)

@@ -87,6 +87,18 @@ def timed_python(python: Path, code: str, *, timeout_s: float = 120.0) -> float:
     Raises:
         RuntimeError: the child failed; its stderr is in the message.
     """
+    return timed_marks(python, code, timeout_s=timeout_s)[0]
+
+
+def timed_marks(
+    python: Path, code: str, *, timeout_s: float = 120.0
+) -> tuple[float, dict[str, float]]:
+    """Like :func:`timed_python`, with the seconds from spawn to each ``NAME UNIX_TIME`` line.
+
+    Raises:
+        RuntimeError: the child failed; its stderr is in the message.
+    """
+    spawned = time.time()
     start = time.perf_counter()
     result = subprocess.run(
         [str(python), "-I", "-c", code],
@@ -99,14 +111,21 @@ def timed_python(python: Path, code: str, *, timeout_s: float = 120.0) -> float:
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
         raise RuntimeError(f"child failed ({result.returncode}):\n{result.stderr[-1500:]}")
-    return elapsed
+    marks = {}
+    for line in result.stdout.splitlines():
+        name, _, unix_time = line.partition(" ")
+        try:
+            marks[name] = float(unix_time) - spawned
+        except ValueError:
+            continue
+    return elapsed, marks
 
 
 class Child:
     """One ``peers_child.py`` run, read line by line as it goes, killed at its deadline."""
 
     def __init__(
-        self, python: Path, root: Path, measure: str, key: str, url: str, count: int
+        self, python: Path, root: Path, *, measure: str, key: str, url: str, count: int
     ) -> None:
         self.key = key
         self.phases: dict[str, tuple[float, Any]] = {}
@@ -196,8 +215,8 @@ class Child:
 
 
 def run_child(
-    python: Path, root: Path, measure: str, key: str, url: str, count: int, timeout_s: float
+    python: Path, root: Path, *, measure: str, key: str, url: str, count: int, timeout_s: float
 ) -> dict[str, Any]:
     """One child, waited for (at most ``timeout_s``), its result."""
-    child = Child(python, root, measure, key, url, count)
+    child = Child(python, root, measure=measure, key=key, url=url, count=count)
     return child.wait(time.perf_counter() + timeout_s).outcome()

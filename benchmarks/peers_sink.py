@@ -35,7 +35,9 @@ def _mosaic(body: bytes) -> tuple[int, Reply]:
     """mosaic_telemetry: ``{"events": [...]}``; the answer lists every event, as the spec says."""
     events = json.loads(body)["events"]
     results = [{"event_id": e["event_id"], "status": "accepted", "error": None} for e in events]
-    return len(events), _json_reply(202, {"accepted": len(events), "rejected": 0, "results": results})
+    return len(events), _json_reply(
+        202, {"accepted": len(events), "rejected": 0, "results": results}
+    )
 
 
 def _posthog(body: bytes) -> tuple[int, Reply]:
@@ -143,7 +145,7 @@ def protobuf_count(data: bytes, path: tuple[int, ...]) -> int:
 
 
 def _otlp(body: bytes) -> tuple[int, Reply]:
-    """OTLP/HTTP protobuf: resource_* (1) > scope_* (2) > log_records/spans (2), for logs and traces.
+    """OTLP/HTTP protobuf: resource_* (1) > scope_* (2) > log_records or spans (2).
 
     The answer is an empty Export*ServiceResponse (no partial_success), which is what a
     collector that took everything sends.
@@ -209,12 +211,12 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the SDKs' pools expect
     server: _SinkServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  # the base's name
+    def log_message(self, format: str, *args: Any) -> None:  # the base's signature
         pass
 
     def _body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            parts = []
+            parts: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0], 16)
                 if size == 0:
