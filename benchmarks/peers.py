@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NoReturn
 
 from _util import REPO_ROOT, Figure, machine_info
 from peers_clients import OURS, PEERS
@@ -63,8 +64,15 @@ def _choose(
     return chosen
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes in one line on stderr (argparse adds the whole usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="peers.py", description=(__doc__ or "").splitlines()[0])
+    parser = _Parser(prog="peers.py", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds and events (< 2 min)")
     parser.add_argument(
         "--only",

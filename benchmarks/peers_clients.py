@@ -60,12 +60,18 @@ def event_properties(i: int) -> dict[str, Any]:
 class Peer:
     """One client: how to build it, feed it one payload, and shut it down."""
 
-    key = ""
+    key = ""  # as --only spells it
+    label = ""  # as the table names it (the key when empty)
     package = ""  # the distribution whose version the report prints
     call = ""  # what a tracked event costs the caller, as the table names it
     imports = ""  # the import statements a user writes to send events this way
     sends_in_call = False  # True: the call itself does the HTTP request (no queue)
     request_per_event = False  # True: one HTTP request per event (a smaller e2e run)
+
+    @property
+    def name(self) -> str:
+        """The client's name in the table."""
+        return self.label or self.key
 
     def make(self, url: str, capacity: int) -> Any:
         """A started client sending to ``url`` that can hold ``capacity`` events."""
@@ -208,7 +214,8 @@ def _sentry_init(url: str, **options: Any) -> Any:
 
 
 class SentryLogs(Peer):
-    key = "sentry-sdk logs"
+    key = "sentry-logs"
+    label = "sentry-sdk logs"
     package = "sentry-sdk"
     call = "sentry_sdk.logger.info()"
     imports = "import sentry_sdk"
@@ -226,7 +233,8 @@ class SentryLogs(Peer):
 
 
 class SentryEvents(Peer):
-    key = "sentry-sdk events"
+    key = "sentry-events"
+    label = "sentry-sdk events"
     package = "sentry-sdk"
     call = "sentry_sdk.capture_event()"
     imports = "import sentry_sdk"
@@ -245,7 +253,8 @@ class SentryEvents(Peer):
 
 
 class OtelLogs(Peer):
-    key = "OpenTelemetry logs"
+    key = "otel-logs"
+    label = "OpenTelemetry logs"
     package = "opentelemetry-sdk"
     call = "Logger.emit(event_name=...)"
     imports = (
@@ -276,7 +285,8 @@ class OtelLogs(Peer):
 
 
 class OtelSpans(Peer):
-    key = "OpenTelemetry spans"
+    key = "otel-spans"
+    label = "OpenTelemetry spans"
     package = "opentelemetry-sdk"
     call = "start_span().end()"
     imports = (
@@ -350,7 +360,8 @@ class Mixpanel(Peer):
 
 
 class MixpanelBuffered(Peer):
-    key = "mixpanel buffered"
+    key = "mixpanel-buffered"
+    label = "mixpanel buffered"
     package = "mixpanel"
     call = "track(), BufferedConsumer"
     imports = "from mixpanel import BufferedConsumer, Mixpanel"

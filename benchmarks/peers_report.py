@@ -84,13 +84,14 @@ def table(results: Results, keys: Sequence[str]) -> str:
     head = ["client", "what is called", *(label for _, label in COLUMNS)]
     lines = ["| " + " | ".join(head) + " |", "| --- | --- |" + " ---: |" * len(COLUMNS)]
     for key in keys:
-        cells = [f"**{key}**" if key == OURS else key, PEERS[key].call]
+        name = PEERS[key].name
+        cells = [f"**{name}**" if key == OURS else name, PEERS[key].call]
         for figure, _ in COLUMNS:
             column = values.get(figure, {})
             mark = ""
             note = notes.get(figure, {}).get(key)
             if note:
-                marks.append(f"{key}, {dict(COLUMNS)[figure]}: {note}")
+                marks.append(f"{name}, {dict(COLUMNS)[figure]}: {note}")
                 mark = f" [{len(marks)}]"
             value = column.get(key)
             ours = None if key == OURS else column.get(OURS)
@@ -127,7 +128,9 @@ def context_lines(results: Results) -> list[str]:
     events = results.extra.get("e2e_events", {})
     if events:
         counts = sorted(set(events.values()))
-        small = [k for k, n in events.items() if n == counts[0]] if len(counts) > 1 else []
+        small = (
+            [PEERS[k].name for k, n in events.items() if n == counts[0]] if len(counts) > 1 else []
+        )
         out.append(
             f"- End to end: {fmt(counts[-1])} events per run"
             + (
