@@ -9,6 +9,7 @@ waiting on sockets and timers, not on the CPU.
 
 from __future__ import annotations
 
+import statistics
 import subprocess
 import sys
 import time
@@ -51,8 +52,8 @@ class Plan:
     shutdown_cap_s: float
 
 
-FULL = Plan(11, 3, 3000, 200, 2, 2000, 3, 5000, 500, 10, 3, 100, 20.0)
-QUICK = Plan(3, 1, 1000, 60, 1, 1000, 1, 1000, 200, 2, 1, 100, 6.0)
+FULL = Plan(11, 3, 20_000, 200, 2, 2000, 3, 5000, 500, 10, 3, 100, 20.0)
+QUICK = Plan(3, 1, 5000, 60, 1, 1000, 1, 1000, 200, 2, 1, 100, 6.0)
 
 
 @dataclass
@@ -121,10 +122,15 @@ def track_group(ctx: Context) -> None:
                 ctx.python, ctx.root, measure="track", key=key, url=url, count=count, timeout_s=300
             )
             ctx.results.phoned_home(key, result)
-            ctx.results.add("track_us", key, result["wall_ns"] / 1000)
-            ctx.results.add("track_cpu_us", key, result["cpu_ns"] / 1000)
-            if peer.sends_in_call:
-                ctx.results.note("track_us", key, "sends: one request per call")
+            # The caller thread's CPU time, as benchmarks/bench_client.py takes it: on a shared
+            # machine the wall clock mostly measures the neighbours.
+            ctx.results.add("track_us", key, result["cpu_ns"] / 1000)
+            ctx.results.add("track_wall_us", key, result["wall_ns"] / 1000)
+    for key, walls in ctx.results.samples.get("track_wall_us", {}).items():
+        if PEERS[key].sends_in_call:
+            wall = statistics.median(walls)
+            text = f"the call sends (a request per call or per 50th): {wall:,.0f} µs wall clock"
+            ctx.results.note("track_us", key, text)
 
 
 def memory_group(ctx: Context) -> None:
