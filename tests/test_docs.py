@@ -47,6 +47,7 @@ NOT_RUN_BLOCKS = [
     ("docs/integration-guide.md", "it needs your staging server and its key"),
     ("docs/integration-guide.md", "it needs your network's private CA, proxy and server"),
     ("docs/performance.md", "the benchmarks take about a minute of a quiet machine"),
+    ("docs/performance.md", "it installs the peer SDKs and runs for minutes"),
     ("docs/reliability.md", "it runs the reliability suite, which the test run already does"),
     ("docs/reliability.md", "it needs a virtual environment per Python version"),
     ("docs/spool.md", "it needs a spool that a client has written"),
