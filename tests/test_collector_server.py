@@ -471,17 +471,38 @@ def test_min_samples_changes_the_fallback() -> None:
     assert (response.metadata.fallback_level, response.metadata.fallback_note) == (0, None)
 
 
-def test_a_store_failure_gets_a_json_500_and_stores_nothing(tmp_path: Path) -> None:
-    path = str(tmp_path / "events.db")
+def _with_trigger(path: str, action: str) -> None:
     with Collector(API_KEY, db_path=path):
         pass  # creates the table
     conn = sqlite3.connect(path)
     with conn:
         conn.execute(
             "CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.model = 'poison' "
-            "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
+            f"BEGIN SELECT RAISE({action}, 'disk on fire'); END"
         )
     conn.close()
+
+
+def test_a_row_the_store_refuses_is_rejected_alone(tmp_path: Path) -> None:
+    path = str(tmp_path / "events.db")
+    _with_trigger(path, "ABORT")
+    with Collector(API_KEY, db_path=path) as collector:
+        batch = {"events": [*events(2), event_dict(3, model="poison")]}
+        reply = post_json(collector.url, EVENTS, batch)
+        assert reply.status == 202
+        body = reply.json()
+        assert (body["accepted"], body["rejected"]) == (2, 1)
+        assert body["results"][2] == {
+            "event_id": event_id(3),
+            "status": "rejected",
+            "error": "cannot be stored: disk on fire",
+        }
+        assert collector.event_count == 2
+
+
+def test_a_store_failure_gets_a_json_500_and_stores_nothing(tmp_path: Path) -> None:
+    path = str(tmp_path / "events.db")
+    _with_trigger(path, "ROLLBACK")  # the whole write fails, as on a broken disk
     with Collector(API_KEY, db_path=path) as collector:
         batch = {"events": [*events(2), event_dict(3, model="poison")]}
         reply = post_json(collector.url, EVENTS, batch)
@@ -490,6 +511,33 @@ def test_a_store_failure_gets_a_json_500_and_stores_nothing(tmp_path: Path) -> N
         assert collector.event_count == 0
         assert post_json(collector.url, EVENTS, {"events": events(2)}).status == 202
         assert collector.event_count == 2
+
+
+_UNSTORABLE = [
+    ("timestamp", '"0001-01-01T00:00:00+00:01"', "timestamp: must stay within years 1 to 9999"),
+    ("timestamp", '"9999-12-31T23:59:59-00:01"', "timestamp: must stay within years 1 to 9999"),
+    ("model", '"\\ud800"', "model: must be valid Unicode text (no lone surrogates)"),
+    ("language", '"py\\udc80"', "language: must be valid Unicode text"),
+]
+
+
+@pytest.mark.parametrize(("name", "raw", "message"), _UNSTORABLE)
+def test_an_event_the_store_cannot_take_is_rejected_alone_and_the_rest_stored(
+    collector: Collector, name: str, raw: str, message: str
+) -> None:
+    bad = json.dumps(event_dict(2, **{name: "PLACEHOLDER"})).replace('"PLACEHOLDER"', raw)
+    body = f'{{"events": [{json.dumps(event_dict(1))}, {bad}, {json.dumps(event_dict(3))}]}}'
+    reply = request(collector.url, "POST", EVENTS, body.encode(), auth())
+    assert reply.status == 202, reply.body
+    response = BatchEventResponse.from_dict(reply.json())
+    assert [(str(r.event_id), r.status) for r in response.results] == [
+        (event_id(1), "accepted"),
+        (event_id(2), "rejected"),
+        (event_id(3), "accepted"),
+    ]
+    assert message in (response.results[1].error or "")
+    assert collector.event_count == 2
+    assert post_json(collector.url, EVENTS, {"events": events(2, start=10)}).status == 202
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")

@@ -30,6 +30,15 @@ _ROUTES: dict[str, tuple[str, ...]] = {
 }
 
 
+class _Raw:
+    """A JSON body already encoded."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
 class CollectorHTTPServer(ThreadingHTTPServer):
     """A threading HTTP server that holds the service and the key, and logs quietly."""
 
@@ -132,7 +141,7 @@ class _Handler(BaseHTTPRequestHandler):
         check_bearer(self.headers.get("Authorization"), self.server.api_key)
         payload = parse_json(self._read_body())
         if path == "/v1/events/batch":
-            return 202, service.ingest(payload).to_dict()
+            return 202, _Raw(service.ingest_json(payload))
         return 200, {"results": [r.to_dict() for r in service.predict(payload)]}
 
     def _read_body(self) -> bytes:
@@ -174,7 +183,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_json(self, status: int, body: Any, *, allow: tuple[str, ...] | None = None) -> None:
         if status >= 400:
             self._drain_unread_body()
-        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        if isinstance(body, _Raw):
+            data = body.data
+        else:
+            data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))

@@ -187,20 +187,18 @@ class Collector:
         return f"Collector({where}, db_path={self._db_path!r})"
 
 
-class _StopRequested(Exception):
-    """Raised in the main thread by the first SIGINT or SIGTERM."""
-
-
 class _StopOnSignal:
-    """Signal handler: the first signal raises :class:`_StopRequested`, later ones are ignored."""
+    """Signal handler: the first SIGINT or SIGTERM asks for a stop; it never raises.
+
+    Raising from the handler could land anywhere, even between the serving
+    thread's start and the ready line; a flag that the main loop waits on can't.
+    """
 
     def __init__(self) -> None:
-        self.requested = False
+        self.requested = threading.Event()
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
-        if not self.requested:  # a second Ctrl-C must not interrupt the clean stop
-            self.requested = True
-            raise _StopRequested
+        self.requested.set()
 
 
 def serve_forever(collector: Collector, *, on_ready: Callable[[str], None] | None = None) -> None:
@@ -221,10 +219,10 @@ def serve_forever(collector: Collector, *, on_ready: Callable[[str], None] | Non
         collector.start()
         if on_ready is not None:
             on_ready(collector.url)
-        forever = threading.Event()
-        while not forever.wait(1.0):  # a timed wait lets signal handlers run on every OS
+        while not handler.requested.wait(1.0):  # a timed wait lets signal handlers run
             pass
-    except (KeyboardInterrupt, _StopRequested):
+        _log.debug("stop requested")
+    except KeyboardInterrupt:  # called from another thread, or without the handlers
         _log.debug("stop requested")
     finally:
         collector.stop()

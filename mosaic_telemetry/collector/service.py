@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
@@ -16,13 +18,14 @@ from ..models import (
     MAX_PREDICTION_QUERIES,
     SCHEMA_VERSION,
     BatchEventResponse,
-    BatchEventResult,
     PredictionQuery,
     PredictionResponse,
     TaskCompletionEvent,
 )
+from ._reads import index_groups
+from ._schema import event_row, utc_text, wire_row
 from ._wire import RequestError
-from .predictions import MIN_SAMPLES, predict
+from .predictions import MIN_SAMPLES, answer, new_index, path
 from .store import EventStore
 
 __all__ = ["API_VERSION", "MAX_CACHED_PREDICTIONS", "NIL_EVENT_ID", "CollectorService"]
@@ -64,11 +67,27 @@ def _items(payload: Any, key: str, lo: int, hi: int) -> list[Any]:
     return items
 
 
+def _event_id_text(item: object) -> str:
+    return str(_event_id_of(item))
+
+
+def _int(value: object) -> int:
+    assert isinstance(value, int)  # an INTEGER column or SUM of one  # nosec B101
+    return value
+
+
+def _dimensions(row: tuple[object, ...]) -> tuple[str, str, str, str]:
+    return row[0], row[1], row[2], row[3]  # type: ignore[return-value]  # TEXT columns
+
+
 class CollectorService:
     """Store event batches and answer prediction batches, with a result cache.
 
-    The cache maps a query's four dimensions to its last computed response; any
-    write that stores a new event empties it (a resent duplicate does not).
+    Predictions read an in-memory index of every stored event's prediction
+    fields. Before each batch of queries the index catches up with what any
+    connection, in any process, stored since (``EventStore.change_token``), and it
+    is rebuilt when stored events were deleted or changed. A cached answer is
+    reused while the pools of its fallback levels hold the same events.
     """
 
     def __init__(
@@ -83,9 +102,13 @@ class CollectorService:
         self._store = store
         self._min_samples = min_samples
         self._clock = clock
-        self._lock = threading.Lock()
-        self._cache: dict[tuple[str, str, str, str], PredictionResponse] = {}
-        self._cache_generation = store.generation
+        self._lock = threading.Lock()  # owns the index, its position and the cache
+        self._index = new_index()
+        self._token: tuple[int, int] | None = None
+        self._last_seq = 0
+        self._rewrites = 0
+        self._epoch = 0
+        self._cache: dict[tuple[str, str, str, str], _Cached] = {}
 
     @property
     def store(self) -> EventStore:
@@ -99,33 +122,50 @@ class CollectorService:
     def ingest(self, payload: Any) -> BatchEventResponse:
         """Validate each event of a ``{"events": [...]}`` body and store the good ones.
 
+        Each event is judged alone: one the models refuse, or the store can't take
+        (a timestamp outside years 1..9999 in UTC, text that is not valid Unicode,
+        a row a constraint refuses), is ``rejected`` with the reason, and the rest
+        are stored in one transaction.
+
         Raises:
             RequestError: 400 when the body is not of that shape, 422 for 0 or
                 more than 100 events.
             StoreError: the store failed (no event of the batch was stored).
         """
+        return BatchEventResponse.from_dict(json.loads(self.ingest_json(payload)))
+
+    def ingest_json(self, payload: Any) -> bytes:
+        """:meth:`ingest`, answered as the UTF-8 JSON of its ``BatchEventResponse``."""
         items = _items(payload, "events", 1, MAX_BATCH_EVENTS)
-        good: list[TaskCompletionEvent] = []
-        results: list[BatchEventResult] = []
-        for item in items:
-            try:
-                event = TaskCompletionEvent.from_dict(item)
-            except ValidationError as exc:
-                results.append(
-                    BatchEventResult(
-                        event_id=_event_id_of(item),
-                        status="rejected",
-                        error=str(exc)[:_MAX_ERROR_CHARS],
-                    )
-                )
-                continue
-            good.append(event)
-            results.append(BatchEventResult(event_id=event.event_id, status="accepted"))
-        added = self._store.add(good, received_at=self._clock())
-        _log.debug("stored %d new of %d accepted events", added, len(good))
-        return BatchEventResponse(
-            accepted=len(good), rejected=len(items) - len(good), results=results
-        )
+        received = utc_text(self._clock())
+        rows: list[tuple[object, ...]] = []
+        places: list[int] = []
+        errors: dict[int, tuple[str, str]] = {}
+        for place, item in enumerate(items):
+            row = wire_row(item, received)
+            if row is None:
+                try:
+                    row = event_row(TaskCompletionEvent.from_dict(item), received)
+                except ValidationError as exc:
+                    errors[place] = (_event_id_text(item), str(exc)[:_MAX_ERROR_CHARS])
+                    continue
+            rows.append(row)
+            places.append(place)
+        written = self._store.add_rows(rows)
+        for index, reason in written.refused.items():
+            event_id = str(rows[index][0])
+            errors[places[index]] = (event_id, f"cannot be stored: {reason}"[:_MAX_ERROR_CHARS])
+        _log.debug("stored %d new of %d events", written.added, len(items))
+        return batch_response_json(len(items), [str(row[0]) for row in rows], places, errors)
+
+    def warm_up(self) -> None:
+        """Bring the prediction index up to date now (the first query then waits less).
+
+        Raises:
+            StoreError: the store could not be read.
+        """
+        with self._lock:
+            self._catch_up()
 
     def predict(self, payload: Any) -> list[PredictionResponse]:
         """Answer each query of a ``{"queries": [...]}`` body, in order.
@@ -143,25 +183,72 @@ class CollectorService:
                 queries.append(PredictionQuery.from_dict(item))
             except ValidationError as exc:
                 raise RequestError(422, f"queries[{index}]: {exc}"[:_MAX_ERROR_CHARS]) from None
-        return [self._answer(query) for query in queries]
+        with self._lock:
+            self._catch_up()
+            return [self._answer(query) for query in queries]
+
+    def _catch_up(self) -> None:
+        """Fold into the index what was stored since the last look (caller holds the lock)."""
+        token = self._store.change_token()  # before the snapshot: a later write shows next time
+        if token == self._token:
+            return
+        with self._store.reading() as conn:
+            groups = index_groups(conn, self._last_seq, self._rewrites)
+        if groups.rewrites != self._rewrites:
+            self._index = new_index()
+            self._rewrites = groups.rewrites
+            self._epoch += 1
+            self._cache.clear()
+        index = self._index
+        for row in groups.rows:
+            index.add(
+                _dimensions(row),
+                [map(int, str(text).split(",")) for text in row[5:9]],
+                count=_int(row[4]),
+                sums=[_int(value) for value in row[9:]],
+            )
+        self._last_seq = groups.last_seq
+        self._token = token
 
     def _answer(self, query: PredictionQuery) -> PredictionResponse:
         key = query.key
-        generation = self._store.generation
-        with self._lock:
-            if self._cache_generation != generation:
-                self._cache.clear()
-                self._cache_generation = generation
-            cached = self._cache.get(key)
-        if cached is not None:
-            metadata = dataclasses.replace(cached.metadata, cache_hit=True)
-            return PredictionResponse(prediction=cached.prediction, metadata=metadata)
-        samples = self._store.samples(query.task_type.value)
-        response = predict(query, samples, now=self._clock(), min_samples=self._min_samples)
-        with self._lock:
-            # Computed from data older than a write that landed meanwhile: don't keep it.
-            if self._cache_generation == generation == self._store.generation:
-                if len(self._cache) >= MAX_CACHED_PREDICTIONS:
-                    self._cache.clear()
-                self._cache[key] = response
+        nodes = path(self._index, query)
+        counts = tuple(node.count for node in nodes)
+        cached = self._cache.get(key)
+        if cached is not None and cached.counts == counts and cached.epoch == self._epoch:
+            metadata = dataclasses.replace(cached.response.metadata, cache_hit=True)
+            return PredictionResponse(prediction=cached.response.prediction, metadata=metadata)
+        response = answer(query, nodes, now=self._clock(), min_samples=self._min_samples)
+        if len(self._cache) >= MAX_CACHED_PREDICTIONS:
+            self._cache.clear()
+        self._cache[key] = _Cached(counts, self._epoch, response)
         return response
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    """A computed answer and the pool sizes it was computed from."""
+
+    counts: tuple[int, ...]
+    epoch: int
+    response: PredictionResponse
+
+
+def batch_response_json(
+    total: int, stored_ids: list[str], places: list[int], errors: dict[int, tuple[str, str]]
+) -> bytes:
+    """The JSON of a ``BatchEventResponse``: ``stored_ids[i]`` is the event at ``places[i]``.
+
+    Event ids are canonical UUID text (validated), so they need no escaping.
+    """
+    results = [""] * total
+    for place, event_id in zip(places, stored_ids, strict=True):
+        results[place] = f'{{"event_id":"{event_id}","status":"accepted","error":null}}'
+    for place, (event_id, reason) in errors.items():
+        results[place] = (
+            f'{{"event_id":"{event_id}","status":"rejected","error":{json.dumps(reason)}}}'
+        )
+    rejected = len(errors)
+    counts = f'"accepted":{total - rejected},"rejected":{rejected}'
+    body = f'{{{counts},"results":[{",".join(results)}]}}'
+    return body.encode("ascii")
