@@ -147,22 +147,6 @@ def prediction_queries() -> list[dict[str, str]]:
     return queries
 
 
-def fill_store(path: str, count: int, *, seed: int = 1, chunk: int = 5_000) -> None:
-    """Write ``count`` fresh events to the sqlite file at ``path`` through ``EventStore.add``."""
-    use_repo_package()
-    from mosaic_telemetry import TaskCompletionEvent
-    from mosaic_telemetry.collector import EventStore
-
-    store = EventStore(path)
-    try:
-        received = datetime.now(timezone.utc)
-        for start in range(0, count, chunk):
-            batch = wire_events(min(chunk, count - start), seed=seed, start=start)
-            store.add([TaskCompletionEvent.from_dict(e) for e in batch], received_at=received)
-    finally:
-        store.close()
-
-
 _COLLECTOR = """
 import sys, time
 sys.path.insert(0, {root!r})
@@ -371,11 +355,18 @@ def fill_store_range(db: str, start: int, stop: int, *, chunk: int = 5_000) -> N
     from mosaic_telemetry.collector import EventStore
 
     store = EventStore(db)
+    fast = getattr(store, "add_rows", None)  # this checkout; an older copy has add() only
     try:
         received = datetime.now(timezone.utc)
         for first in range(start, stop, chunk):
             batch = wire_events(min(chunk, stop - first), seed=1, start=first)
-            store.add([TaskCompletionEvent.from_dict(e) for e in batch], received_at=received)
+            if fast is not None:
+                from mosaic_telemetry.collector._schema import utc_text, wire_row
+
+                text = utc_text(received)
+                fast([wire_row(e, text) for e in batch])
+            else:
+                store.add([TaskCompletionEvent.from_dict(e) for e in batch], received_at=received)
     finally:
         store.close()
 

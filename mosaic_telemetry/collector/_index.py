@@ -48,6 +48,8 @@ class _SortedValues:
     def extend(self, values: Iterable[int]) -> None:
         self.run.extend(values)
         self._dirty = True
+        if len(self.run) >= max(_MIN_RUN, len(self.main)):
+            self.settle()  # now, so a large load never holds more than one leaf as a list
 
     def settle(self) -> None:
         """Sort what was added; merge the run into the array when it has grown as long."""
@@ -156,6 +158,12 @@ class PredictionIndex:
             for kept, nodes in zip(self._levels, self._nodes, strict=True):
                 nodes.setdefault(tuple(key[i] for i in kept), []).append(found)
         return found
+
+    def settle(self) -> None:
+        """Sort every leaf's newest values now, so the next queries find them ready."""
+        for leaf in self._leaves.values():
+            for values in leaf.values:
+                values.settle()
 
     def node(self, level: int, key: tuple[str, ...]) -> NodeStats:
         """The pool of fallback level ``level`` for a query with leaf key ``key``."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from ._schema import COLUMNS
@@ -35,8 +35,9 @@ class Groups:
     """The store's counter of deleted or changed events."""
     last_seq: int
     """The newest ``seq`` covered."""
-    rows: list[tuple[object, ...]]
-    """Per group: four dimensions, count, four comma-joined value lists, six sums."""
+    rows: Iterable[tuple[object, ...]]
+    """Per group: four dimensions, count, four comma-joined value lists, six sums
+    (read lazily: use them inside the same read transaction)."""
 
 
 def index_groups(conn: sqlite3.Connection, after_seq: int, known_rewrites: int) -> Groups:
@@ -49,7 +50,7 @@ def index_groups(conn: sqlite3.Connection, after_seq: int, known_rewrites: int) 
     if rewrites != known_rewrites:
         after_seq = 0
     (last,) = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
-    rows = conn.execute(_GROUPS, (after_seq, last)).fetchall() if last > after_seq else []
+    rows = conn.execute(_GROUPS, (after_seq, last)) if last > after_seq else ()
     return Groups(rewrites=int(rewrites), last_seq=int(last), rows=rows)
 
 

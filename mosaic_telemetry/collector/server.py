@@ -8,6 +8,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -16,12 +17,13 @@ from ._handler import CollectorHTTPServer
 from ._wire import MAX_BODY_BYTES
 from .predictions import MIN_SAMPLES
 from .service import CollectorService
-from .store import EventStore
+from .store import EventStore, StoreError
 
 __all__ = ["DEFAULT_HOST", "Collector", "serve_forever"]
 
 DEFAULT_HOST = "127.0.0.1"
 _POLL_S = 0.02
+_RETENTION_PERIOD_S = 3600.0
 
 _log = logging.getLogger(__name__)
 
@@ -73,12 +75,17 @@ class Collector:
         *,
         min_samples: int = MIN_SAMPLES,
         max_body_bytes: int = MAX_BODY_BYTES,
+        retain_days: int | None = None,
     ) -> None:
         """Check the settings; nothing is opened until :meth:`start`.
 
+        ``retain_days``: delete events received more than that many days ago, at
+        start and then every hour (None keeps every event).
+
         Raises:
             ConfigurationError: the key is empty or holds whitespace or control
-                characters, or the port is outside 0..65535.
+                characters, the port is outside 0..65535, ``min_samples`` is below
+                1 or ``retain_days`` is not a whole number of at least 1.
         """
         if not isinstance(api_key, str) or not api_key or not api_key.isprintable():
             raise ConfigurationError("api_key must be a non-empty printable string")
@@ -88,6 +95,13 @@ class Collector:
             raise ConfigurationError(f"port must be between 0 and 65535, got {port!r}")
         if isinstance(min_samples, bool) or not isinstance(min_samples, int) or min_samples < 1:
             raise ConfigurationError(f"min_samples must be at least 1, got {min_samples!r}")
+        if retain_days is not None and (
+            isinstance(retain_days, bool) or not isinstance(retain_days, int) or retain_days < 1
+        ):
+            raise ConfigurationError(
+                f"retain_days must be a whole number of days, at least 1, got {retain_days!r}"
+            )
+        self._retain_days = retain_days
         self._api_key = api_key.encode("utf-8")
         self._db_path = db_path
         self._host = host
@@ -97,6 +111,8 @@ class Collector:
         self._server: CollectorHTTPServer | None = None
         self._store: EventStore | None = None
         self._thread: threading.Thread | None = None
+        self._helpers: list[threading.Thread] = []
+        self._stopping = threading.Event()
         self._lock = threading.Lock()
 
     def start(self) -> Collector:
@@ -127,22 +143,57 @@ class Collector:
                 daemon=True,
             )
             self._store, self._server, self._thread = store, server, thread
+            self._stopping.clear()
             thread.start()
+            upkeep = threading.Thread(
+                target=self._upkeep,
+                args=(service,),
+                name=f"mosaic-telemetry-collector-upkeep-{server.server_port}",
+                daemon=True,
+            )
+            self._helpers = [upkeep]
+            upkeep.start()
             _log.debug("collector listening on %s", self.url)
             return self
+
+    def _upkeep(self, service: CollectorService) -> None:
+        """Delete events past retention, and build the prediction index in the background."""
+        days = self._retain_days
+        while True:
+            try:
+                deleted = 0
+                if days is not None:
+                    cutoff = datetime.now(timezone.utc) - timedelta(days=days)
+                    deleted = service.store.delete_received_before(cutoff)
+                    if deleted:
+                        _log.info("deleted %d events received before %s", deleted, cutoff)
+                if deleted or not service.is_warm:
+                    service.warm_up()
+            except StoreError as exc:
+                if self._stopping.is_set():
+                    return
+                _log.warning("collector upkeep failed: %s", exc)
+            except Exception:  # a bug here must not stop the serving
+                _log.warning("collector upkeep failed", exc_info=True)
+            if (days is None and service.is_warm) or self._stopping.wait(_RETENTION_PERIOD_S):
+                return
 
     def stop(self) -> None:
         """Stop serving, close the socket and the store; safe to call twice."""
         with self._lock:
             server, store, thread = self._server, self._store, self._thread
+            helpers, self._helpers = self._helpers, []
             self._server = self._store = self._thread = None
+        self._stopping.set()
         if server is not None:
             _shutdown_now(server)
             server.server_close()
         if thread is not None:
             thread.join()
         if store is not None:
-            store.close()
+            store.close()  # a warm-up still reading stops at its next step
+        for helper in helpers:
+            helper.join()
 
     @property
     def is_running(self) -> bool:

@@ -6,7 +6,7 @@ import dataclasses
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -22,6 +22,7 @@ from ..models import (
     PredictionResponse,
     TaskCompletionEvent,
 )
+from ._index import PredictionIndex
 from ._reads import index_groups
 from ._schema import event_row, utc_text, wire_row
 from ._wire import RequestError
@@ -109,6 +110,12 @@ class CollectorService:
         self._rewrites = 0
         self._epoch = 0
         self._cache: dict[tuple[str, str, str, str], _Cached] = {}
+        self._warm = False
+
+    @property
+    def is_warm(self) -> bool:
+        """Whether :meth:`warm_up` has built the prediction index once."""
+        return self._warm
 
     @property
     def store(self) -> EventStore:
@@ -159,13 +166,30 @@ class CollectorService:
         return batch_response_json(len(items), [str(row[0]) for row in rows], places, errors)
 
     def warm_up(self) -> None:
-        """Bring the prediction index up to date now (the first query then waits less).
+        """Build the prediction index from the whole store, then swap it in.
+
+        The build runs without the lock, so queries meanwhile are answered from
+        the old index; the collector calls this at start and after deleting old
+        events. The first query then waits less.
 
         Raises:
             StoreError: the store could not be read.
         """
+        fresh = new_index()
+        token = self._store.change_token()
+        with self._store.reading() as conn:
+            groups = index_groups(conn, 0, -1)
+            _fold(fresh, groups.rows)
+        fresh.settle()
         with self._lock:
+            self._index = fresh
+            self._last_seq = groups.last_seq
+            self._rewrites = groups.rewrites
+            self._token = token
+            self._epoch += 1
+            self._cache.clear()
             self._catch_up()
+            self._warm = True
 
     def predict(self, payload: Any) -> list[PredictionResponse]:
         """Answer each query of a ``{"queries": [...]}`` body, in order.
@@ -194,19 +218,21 @@ class CollectorService:
             return
         with self._store.reading() as conn:
             groups = index_groups(conn, self._last_seq, self._rewrites)
-        if groups.rewrites != self._rewrites:
-            self._index = new_index()
-            self._rewrites = groups.rewrites
-            self._epoch += 1
-            self._cache.clear()
-        index = self._index
-        for row in groups.rows:
-            index.add(
-                _dimensions(row),
-                [map(int, str(text).split(",")) for text in row[5:9]],
-                count=_int(row[4]),
-                sums=[_int(value) for value in row[9:]],
-            )
+            if groups.rewrites != self._rewrites:
+                self._index = new_index()
+                self._last_seq = 0
+                self._rewrites = groups.rewrites
+                self._epoch += 1
+                self._cache.clear()
+            try:
+                _fold(self._index, groups.rows)
+            except BaseException:
+                self._token = None  # half folded in: start over from nothing next time
+                self._index = new_index()
+                self._last_seq = 0
+                self._epoch += 1
+                self._cache.clear()
+                raise
         self._last_seq = groups.last_seq
         self._token = token
 
@@ -223,6 +249,17 @@ class CollectorService:
             self._cache.clear()
         self._cache[key] = _Cached(counts, self._epoch, response)
         return response
+
+
+def _fold(index: PredictionIndex, rows: Iterable[tuple[object, ...]]) -> None:
+    """Add the groups ``_reads.index_groups`` gives to ``index``."""
+    for row in rows:
+        index.add(
+            _dimensions(row),
+            [map(int, str(text).split(",")) for text in row[5:9]],
+            count=_int(row[4]),
+            sums=[_int(value) for value in row[9:]],
+        )
 
 
 @dataclass(frozen=True, slots=True)
