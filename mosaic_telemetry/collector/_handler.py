@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import socket
 import socketserver
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from ._http_io import DeadlineReader, escape_controls
 from ._wire import RequestError, check_bearer, decode_body, parse_content_length, parse_json
 from .service import CollectorService
 from .store import StoreError
 
-__all__ = ["CollectorHTTPServer"]
+__all__ = ["REQUEST_TIMEOUT_S", "CollectorHTTPServer"]
 
 _DRAIN_LIMIT = 16 * 1024 * 1024  # read and drop at most this much of a refused body
 _CHUNK = 64 * 1024
-_REQUEST_TIMEOUT_S = 30.0
+REQUEST_TIMEOUT_S = 30.0
+"""Default time a whole request (line, headers and body) may take to arrive."""
+_IDLE_TIMEOUT_S = 30.0  # a keep-alive connection waiting for its next request
 
 _log = logging.getLogger(__name__)
 
@@ -51,11 +56,13 @@ class CollectorHTTPServer(ThreadingHTTPServer):
         service: CollectorService,
         api_key: bytes,
         max_body_bytes: int,
+        request_timeout_s: float = REQUEST_TIMEOUT_S,
     ) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.service = service
         self.api_key = api_key
         self.max_body_bytes = max_body_bytes
+        self.request_timeout_s = request_timeout_s
         super().__init__(address, _Handler)
 
     def server_bind(self) -> None:
@@ -81,8 +88,32 @@ class _Handler(BaseHTTPRequestHandler):
     # Buffered: headers and body leave in one send. Two small sends make a
     # keep-alive client wait for its delayed ACK (Nagle): 40 ms per request.
     wbufsize = 64 * 1024
-    timeout = _REQUEST_TIMEOUT_S
+    timeout = _IDLE_TIMEOUT_S
     _body_read = False
+    _expect_continue = False
+    _started = 0.0
+    _reader: DeadlineReader
+
+    def setup(self) -> None:
+        super().setup()
+        self._reader = DeadlineReader(
+            self.connection,
+            idle_s=_IDLE_TIMEOUT_S,
+            request_s=self.server.request_timeout_s,
+        )
+        self.rfile = io.BufferedReader(self._reader, 64 * 1024)
+
+    def handle_one_request(self) -> None:
+        self._reader.begin()
+        self._expect_continue = False
+        self._started = time.monotonic()
+        super().handle_one_request()
+
+    def handle_expect_100(self) -> bool:
+        # Answered only once the request passed its checks (see _read_body): a
+        # client that would be refused never sends its body for nothing.
+        self._expect_continue = True
+        return True
 
     def do_GET(self) -> None:
         self._dispatch()
@@ -138,6 +169,9 @@ class _Handler(BaseHTTPRequestHandler):
         service = self.server.service
         if path == "/v1/health":
             return 200, service.health()
+        expect = self.headers.get("Expect")
+        if expect is not None and expect.strip().lower() != "100-continue":
+            raise RequestError(417, "the only expectation understood is 100-continue")
         check_bearer(self.headers.get("Authorization"), self.server.api_key)
         payload = parse_json(self._read_body())
         if path == "/v1/events/batch":
@@ -145,13 +179,33 @@ class _Handler(BaseHTTPRequestHandler):
         return 200, {"results": [r.to_dict() for r in service.predict(payload)]}
 
     def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            raise RequestError(411, "Content-Length header is required (chunked bodies refused)")
+        codings = self.headers.get_all("Transfer-Encoding")
+        if codings:
+            # Where such a body ends is unknown: answer, and read nothing more.
+            self._body_read = True
+            self.close_connection = True
+            if "chunked" in ",".join(codings).lower():
+                raise RequestError(
+                    411, "Content-Length header is required (chunked bodies refused)"
+                )
+            raise RequestError(
+                400, "Transfer-Encoding is not supported; send a Content-Length body"
+            )
         limit = self.server.max_body_bytes
         length = parse_content_length(self.headers.get_all("Content-Length") or [], limit)
-        body = self.rfile.read(length)
+        if self._expect_continue:
+            self._expect_continue = False
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.wfile.flush()
         self._body_read = True
+        try:
+            body = self.rfile.read(length)
+        except TimeoutError:
+            self.close_connection = True
+            timeout = self.server.request_timeout_s
+            raise RequestError(408, f"the request did not arrive within {timeout:g} s") from None
         if len(body) < length:
+            self.close_connection = True
             raise RequestError(400, "body is shorter than its Content-Length")
         return decode_body(body, self.headers.get("Content-Encoding"), limit)
 
@@ -165,6 +219,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._body_read = True
         self.close_connection = True
+        if self._expect_continue:  # the client waits for a 100 that will never come
+            return
         try:
             remaining = int(self.headers.get("Content-Length", "0").strip())
         except ValueError:
@@ -214,6 +270,20 @@ class _Handler(BaseHTTPRequestHandler):
             text = "request refused"
         self._send_json(code, {"error": text})
 
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """One INFO line per answered request: client, request line, status, time."""
+        if isinstance(code, HTTPStatus):
+            code = code.value
+        elapsed_ms = (time.monotonic() - self._started) * 1000
+        _log.info(
+            '%s "%s" %s %.1f ms',
+            self.address_string(),
+            escape_controls(self.requestline),
+            code,
+            elapsed_ms,
+        )
+
     def log_message(self, format: str, *args: Any) -> None:
-        # The request line and status only; headers (and the key) are never logged.
-        _log.debug("%s %s", self.address_string(), format % args)
+        # What http.server reports (a timed-out idle connection, a bad request
+        # line): one escaped line. Headers (and the key) are never logged.
+        _log.debug("%s %s", self.address_string(), escape_controls(format % args))

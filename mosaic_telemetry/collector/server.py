@@ -13,7 +13,7 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from ..errors import ConfigurationError
-from ._handler import CollectorHTTPServer
+from ._handler import REQUEST_TIMEOUT_S, CollectorHTTPServer
 from ._wire import MAX_BODY_BYTES
 from .predictions import MIN_SAMPLES
 from .service import CollectorService
@@ -76,11 +76,14 @@ class Collector:
         min_samples: int = MIN_SAMPLES,
         max_body_bytes: int = MAX_BODY_BYTES,
         retain_days: int | None = None,
+        request_timeout_s: float = REQUEST_TIMEOUT_S,
     ) -> None:
         """Check the settings; nothing is opened until :meth:`start`.
 
         ``retain_days``: delete events received more than that many days ago, at
-        start and then every hour (None keeps every event).
+        start and then every hour (None keeps every event). ``request_timeout_s``:
+        the time a whole request may take to arrive (line, headers, body); a
+        later body gets 408.
 
         Raises:
             ConfigurationError: the key is empty or holds whitespace or control
@@ -101,7 +104,12 @@ class Collector:
             raise ConfigurationError(
                 f"retain_days must be a whole number of days, at least 1, got {retain_days!r}"
             )
+        if not (isinstance(request_timeout_s, (int, float)) and 0 < request_timeout_s < 3600):
+            raise ConfigurationError(
+                f"request_timeout_s must be above 0 and below 3600, got {request_timeout_s!r}"
+            )
         self._retain_days = retain_days
+        self._request_timeout_s = float(request_timeout_s)
         self._api_key = api_key.encode("utf-8")
         self._db_path = db_path
         self._host = host
@@ -130,7 +138,11 @@ class Collector:
                 store = EventStore(self._db_path)
                 service = CollectorService(store, min_samples=self._min_samples)
                 server = CollectorHTTPServer(
-                    (self._host, self._port), service, self._api_key, self._max_body_bytes
+                    (self._host, self._port),
+                    service,
+                    self._api_key,
+                    self._max_body_bytes,
+                    self._request_timeout_s,
                 )
             except BaseException:  # a signal too: never leave the database open
                 if store is not None:
