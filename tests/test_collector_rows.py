@@ -158,3 +158,16 @@ def test_a_stored_row_reads_back_as_the_events_wire_form(wire: dict[str, Any]) -
     assert back["timestamp"].endswith("Z")  # the instant, in UTC
     assert TaskCompletionEvent.from_dict(back) == TaskCompletionEvent.from_dict(wire)
     assert list(back) == list(wire)
+
+
+def test_the_collector_guide_documents_every_column_in_table_order() -> None:
+    from pathlib import Path
+
+    guide = Path(__file__).resolve().parent.parent / "docs" / "collector.md"
+    rows = [
+        line.split("|")[1:3]
+        for line in guide.read_text(encoding="utf-8").splitlines()
+        if line.startswith("| `") and line.count("|") == 4
+    ]
+    documented = [(name.strip().strip("`"), decl.strip()) for name, decl in rows]
+    assert [d for d in documented if d[0] in dict(COLUMNS)] == list(COLUMNS)

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from ._schema import COLUMNS
 
-__all__ = ["GROUP_DIMENSIONS", "EventFilter", "Groups", "index_groups", "select_events"]
+__all__ = [
+    "GROUP_DIMENSIONS",
+    "EventFilter",
+    "Groups",
+    "index_groups",
+    "open_readonly",
+    "select_events",
+]
 
 GROUP_DIMENSIONS = ("task_type", "model", "provider", "complexity")
 """The four dimensions, in the order of a prediction query's key."""
@@ -104,3 +112,36 @@ def select_events(
         if not rows:
             return
         yield from rows
+
+
+def open_readonly(path: str) -> sqlite3.Connection:
+    """Open a collector's database for reading only (never creating it).
+
+    Raises:
+        StoreError: the file is missing, not a database, or not of this layout.
+    """
+    from urllib.parse import quote  # noqa: PLC0415  # only the CLI readers open files this way
+
+    from ._migrate import SCHEMA_VERSION  # noqa: PLC0415
+    from .store import StoreError  # noqa: PLC0415  # the store imports this module
+
+    if not os.path.isfile(path):
+        raise StoreError(f"no event store at {path!r} (give the file that serve --db wrote)")
+    try:
+        conn = sqlite3.connect(f"file:{quote(os.path.abspath(path))}?mode=ro", uri=True)
+        conn.execute("PRAGMA query_only = ON")
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read event store {path!r}: {exc}") from None
+    if version != SCHEMA_VERSION:
+        conn.close()
+        if version < SCHEMA_VERSION:
+            raise StoreError(
+                f"event store {path!r} has layout version {version}; start serve on it "
+                f"once to upgrade it to {SCHEMA_VERSION}"
+            )
+        raise StoreError(
+            f"event store {path!r} has layout version {version}; "
+            f"this version reads {SCHEMA_VERSION}"
+        )
+    return conn
