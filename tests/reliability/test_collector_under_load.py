@@ -88,7 +88,7 @@ class Child:
             text=True,
             env=env,
         )
-        assert self.process.stdout is not None
+        assert self.process.stdout is not None and self.process.stderr is not None
         line = self.process.stdout.readline().strip()
         assert line.startswith("http://"), line or self.process.stderr.read()
         self.url = line
