@@ -197,3 +197,50 @@ def test_serve_logs_each_request_with_verbose_anywhere_on_the_command_line(
     assert '"POST /v1/events/batch HTTP/1.1" 202' in err
     assert " INFO " in err
     assert "Traceback" not in err
+
+
+_HEADER_CASES = [
+    ("folded header", b"GET /v1/health HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400),
+    ("no colon", b"GET /v1/health HTTP/1.1\r\nHost x\r\n\r\n", 400),
+    ("space before colon", b"GET /v1/health HTTP/1.1\r\nHost : x\r\n\r\n", 400),
+    ("long line", b"GET /v1/health HTTP/1.1\r\nX: " + b"a" * 70_000 + b"\r\n\r\n", 431),
+    ("101 headers", b"GET /v1/health HTTP/1.1\r\n" + b"X: 1\r\n" * 101 + b"\r\n", 431),
+    ("HTTP/2", b"GET /v1/health HTTP/2.0\r\n\r\n", 505),
+    ("HTTP/0.9", b"GET /v1/health\r\n\r\n", 400),
+    ("bad version", b"GET /v1/health HTTP/1.x\r\n\r\n", 400),
+    ("four words", b"GET /v1/health HTTP/1.1 extra\r\n\r\n", 400),
+]
+
+
+@pytest.mark.parametrize(
+    ("data", "status"), [c[1:] for c in _HEADER_CASES], ids=[c[0] for c in _HEADER_CASES]
+)
+def test_malformed_request_heads_get_a_json_error(
+    collector: Collector, data: bytes, status: int
+) -> None:
+    answer = raw_exchange(collector.url, data)
+    assert answer.startswith((f"HTTP/1.1 {status} ".encode(), f"HTTP/1.0 {status} ".encode())), (
+        answer[:80]
+    )
+    assert answer.rstrip().endswith(b"}")
+
+
+@pytest.mark.parametrize(
+    ("version", "connection", "kept"),
+    [("1.1", "", True), ("1.1", "close", False), ("1.0", "", False), ("1.0", "keep-alive", True)],
+)
+def test_keep_alive_follows_the_version_and_the_connection_header(
+    collector: Collector, version: str, connection: str, kept: bool
+) -> None:
+    extra = f"Connection: {connection}\r\n" if connection else ""
+    request = f"GET /v1/health HTTP/{version}\r\nHost: x\r\n{extra}\r\n".encode()
+    with _connect(collector) as sock:
+        sock.sendall(request)
+        first = _read_until(sock, b"}")
+        sock.settimeout(0.5)
+        try:
+            closed = sock.recv(1) == b""
+        except TimeoutError:
+            closed = False
+    assert first.split(b" ")[1] == b"200"
+    assert closed is not kept

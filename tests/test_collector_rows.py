@@ -171,3 +171,27 @@ def test_the_collector_guide_documents_every_column_in_table_order() -> None:
     ]
     documented = [(name.strip().strip("`"), decl.strip()) for name, decl in rows]
     assert [d for d in documented if d[0] in dict(COLUMNS)] == list(COLUMNS)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("timestamp", "2026-W47-2T22:00:00Z"),  # an ISO week date: fromisoformat reads it
+        ("timestamp", "2026-02-30T00:00:00Z"),
+        ("timestamp", "2026-11-24T22:00:00.12345xZ"),
+        ("timestamp", "2026-11-24T22:00:60Z"),
+        ("timestamp", "2026-11-24t22:00:00z"),
+        ("timestamp", "\u0662026-11-24T22:00:00Z"),
+        ("timestamp", "2026-11-24 22:00:00.000000Z"),
+        ("timestamp", "+2026-11-24T22:00:00Z"[:20]),
+        ("event_id", "0b0f6f5e-3c1e-4a53-9d2b-6a0f3a3b8c1-"),
+        ("event_id", "0b0f6f5e-3c1e-4a53-9d2b6-a0f3a3b8c11"),
+        ("event_id", "0b0f6f5e3c1e4a539d2b6a0f3a3b8c11----"),
+        ("instance_id", "0B0F6F5E-3C1E-4A53-9D2B-6A0F3A3B8C11"),
+        ("instance_id", "{0b0f6f5e-3c1e-4a53-9d2b-6a0f3a3b8c1}"),
+    ],
+)
+def test_near_misses_of_the_canonical_forms_get_the_models_verdict(name: str, value: str) -> None:
+    data = event_dict(1, **{name: value})
+    fast = wire_row(data, RECEIVED)
+    assert fast is None or fast == _reference(data)

@@ -9,11 +9,18 @@ import socket
 import socketserver
 import time
 from http import HTTPStatus
+from http.client import HTTPMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._http_io import DeadlineReader, escape_controls
+from ._http_io import (
+    DeadlineReader,
+    HeaderError,
+    escape_controls,
+    parse_request_line,
+    read_headers,
+)
 from ._wire import RequestError, check_bearer, decode_body, parse_content_length, parse_json
 from .service import CollectorService
 from .store import StoreError
@@ -25,6 +32,7 @@ _CHUNK = 64 * 1024
 REQUEST_TIMEOUT_S = 30.0
 """Default time a whole request (line, headers and body) may take to arrive."""
 _IDLE_TIMEOUT_S = 30.0  # a keep-alive connection waiting for its next request
+_DATE_CACHE: list[object] = [0, ""]  # [second, its Date text], replaced whole
 
 _log = logging.getLogger(__name__)
 
@@ -108,6 +116,50 @@ class _Handler(BaseHTTPRequestHandler):
         self._expect_continue = False
         self._started = time.monotonic()
         super().handle_one_request()
+
+    def parse_request(self) -> bool:
+        """Parse the request line and headers; on failure answer, and return False.
+
+        Replaces ``http.server``'s parser, whose ``email``-based header reading
+        costs a quarter of a millisecond a request; the outcome is the same
+        (HTTP/0.9 lines are refused here).
+        """
+        self.command = None  # type: ignore[assignment]  # http.server's "no command yet"
+        self.request_version = "HTTP/1.0"
+        self.close_connection = True
+        raw: bytes = self.raw_requestline  # type: ignore[attr-defined]  # set by http.server
+        self.requestline = str(raw, "iso-8859-1").rstrip("\r\n")
+        if not self.requestline.strip():
+            return False
+        try:
+            self.command, path, self.request_version = parse_request_line(self.requestline)
+            self.path = "/" + path.lstrip("/") if path.startswith("//") else path
+            headers = HTTPMessage()
+            for name, value in read_headers(self.rfile):
+                headers[name] = value
+        except HeaderError as exc:
+            self.send_error(exc.status, exc.message)
+            return False
+        self.headers = headers
+        connection = headers.get("Connection", "").lower()
+        self.close_connection = connection == "close" or (
+            self.request_version == "HTTP/1.0" and connection != "keep-alive"
+        )
+        if headers.get("Expect", "").lower() == "100-continue" and (
+            self.request_version != "HTTP/1.0"
+        ):
+            self._expect_continue = True
+        return True
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header's text, formatted once a second (formatting costs 30 µs here)."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        now = int(time.time())
+        cached = _DATE_CACHE
+        if cached[0] != now:
+            cached[:] = [now, super().date_time_string(now)]
+        return str(cached[1])
 
     def handle_expect_100(self) -> bool:
         # Answered only once the request passed its checks (see _read_body): a

@@ -7,7 +7,14 @@ import re
 import socket
 import time
 
-__all__ = ["DeadlineReader", "escape_controls"]
+__all__ = [
+    "MAX_HEADERS",
+    "DeadlineReader",
+    "HeaderError",
+    "escape_controls",
+    "parse_request_line",
+    "read_headers",
+]
 
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
 
@@ -62,3 +69,69 @@ class DeadlineReader(io.RawIOBase):
         if deadline is None and count:
             self._deadline = time.monotonic() + self._request_s
         return count
+
+
+MAX_HEADERS = 100
+MAX_LINE = 65536
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+class HeaderError(Exception):
+    """A header block the collector refuses: ``status`` and a one-line ``message``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(status, message)
+        self.status = status
+        self.message = message
+
+
+def read_headers(rfile: io.BufferedIOBase) -> list[tuple[str, str]]:
+    """Read header lines up to the blank line; names and values as latin-1 text.
+
+    A plain split, not the ``email`` parser ``http.server`` uses (which costs a
+    quarter of a millisecond a request here).
+
+    Raises:
+        HeaderError: 431 for a line over 64 KiB or more than 100 headers, 400 for
+            a line that is not ``name: value`` (folded lines included).
+    """
+    headers: list[tuple[str, str]] = []
+    while True:
+        line = rfile.readline(MAX_LINE + 1)
+        if len(line) > MAX_LINE:
+            raise HeaderError(431, "header line too long")
+        if line in (b"\r\n", b"\n", b""):
+            return headers
+        if len(headers) >= MAX_HEADERS:
+            raise HeaderError(431, f"more than {MAX_HEADERS} headers")
+        text = line.decode("iso-8859-1").rstrip("\r\n")
+        name, colon, value = text.partition(":")
+        if not colon or _TOKEN.fullmatch(name) is None:
+            raise HeaderError(400, "malformed header line")
+        headers.append((name, value.strip(" \t")))
+
+
+def parse_request_line(line: str) -> tuple[str, str, str]:
+    """Split ``METHOD PATH HTTP/x.y`` (CR/LF already stripped).
+
+    Raises:
+        HeaderError: 400 for anything else (HTTP/0.9 lines included), 505 for
+            HTTP/2 and later.
+    """
+    words = line.split()
+    if len(words) != 3:
+        raise HeaderError(400, f"bad request line ({line[:100]!r})")
+    command, path, version = words
+    major, dot, minor = version[5:].partition(".")
+    if not (
+        version.startswith("HTTP/")
+        and dot
+        and major.isdigit()
+        and minor.isdigit()
+        and len(major) <= 10
+        and len(minor) <= 10
+    ):
+        raise HeaderError(400, f"bad request version ({version[:40]!r})")
+    if int(major) >= 2:
+        raise HeaderError(505, f"HTTP version {major}.{minor} is not supported")
+    return command, path, version
