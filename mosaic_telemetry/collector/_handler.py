@@ -324,6 +324,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """One INFO line per answered request: client, request line, status, time."""
+        if not _log.isEnabledFor(logging.INFO):
+            return
         if isinstance(code, HTTPStatus):
             code = code.value
         elapsed_ms = (time.monotonic() - self._started) * 1000

@@ -22,6 +22,7 @@ _INSERT = (
 )
 _DELETE_CHUNK = 5_000
 _BUSY_TIMEOUT_S = 5.0
+_CACHE_KIB = 64 * 1024
 
 
 class StoreError(TelemetryError):
@@ -89,6 +90,10 @@ class EventStore:
             if not self._memory:
                 self._conn.execute("PRAGMA journal_mode = WAL")
                 self._conn.execute("PRAGMA synchronous = FULL")
+                # The event_id index takes random keys: at a million events it no
+                # longer fits sqlite's default 2 MiB cache, and every insert would
+                # read a page back from the OS.
+                self._conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
             migrate(self._conn, path)
             if not self._memory:
                 self._reader = _connect(path, readonly=True)
