@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import io
+import logging
 import re
 import socket
 import time
+from http import HTTPStatus
+from http.client import HTTPMessage
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 
 __all__ = [
     "MAX_HEADERS",
     "DeadlineReader",
     "HeaderError",
+    "StrictRequestHandler",
     "escape_controls",
     "parse_request_line",
     "read_headers",
@@ -135,3 +141,107 @@ def parse_request_line(line: str) -> tuple[str, str, str]:
     if int(major) >= 2:
         raise HeaderError(505, f"HTTP version {major}.{minor} is not supported")
     return command, path, version
+
+
+_IDLE_TIMEOUT_S = 30.0  # a keep-alive connection waiting for its next request
+_DATE_CACHE: list[object] = [0, ""]  # [second, its Date text], replaced whole
+
+
+class StrictRequestHandler(BaseHTTPRequestHandler):
+    """``http.server``'s handler with one deadline per request, a plain header parser,
+    ``Expect: 100-continue`` left to the subclass, and escaped one-line logs.
+
+    The server must have ``request_timeout_s``; a subclass sets ``request_log``.
+    """
+
+    protocol_version = "HTTP/1.1"
+    timeout = _IDLE_TIMEOUT_S
+    request_log = logging.getLogger(__name__)
+    _expect_continue = False
+    _started = 0.0
+    _reader: DeadlineReader
+
+    def setup(self) -> None:
+        super().setup()
+        self._reader = DeadlineReader(
+            self.connection,
+            idle_s=_IDLE_TIMEOUT_S,
+            request_s=self.server.request_timeout_s,  # type: ignore[attr-defined]  # the server says
+        )
+        self.rfile = io.BufferedReader(self._reader, 64 * 1024)
+
+    def handle_one_request(self) -> None:
+        self._reader.begin()
+        self._expect_continue = False
+        self._started = time.monotonic()
+        super().handle_one_request()
+
+    def parse_request(self) -> bool:
+        """Parse the request line and headers; on failure answer, and return False.
+
+        Replaces ``http.server``'s parser, whose ``email``-based header reading
+        costs a quarter of a millisecond a request; the outcome is the same
+        (HTTP/0.9 lines are refused here).
+        """
+        self.command = None  # type: ignore[assignment]  # http.server's "no command yet"
+        self.request_version = "HTTP/1.0"
+        self.close_connection = True
+        raw: bytes = self.raw_requestline  # type: ignore[attr-defined]  # set by http.server
+        self.requestline = str(raw, "iso-8859-1").rstrip("\r\n")
+        if not self.requestline.strip():
+            return False
+        try:
+            self.command, path, self.request_version = parse_request_line(self.requestline)
+            self.path = "/" + path.lstrip("/") if path.startswith("//") else path
+            headers = HTTPMessage()
+            for name, value in read_headers(self.rfile):
+                headers[name] = value
+        except HeaderError as exc:
+            self.send_error(exc.status, exc.message)
+            return False
+        self.headers = headers
+        connection = headers.get("Connection", "").lower()
+        self.close_connection = connection == "close" or (
+            self.request_version == "HTTP/1.0" and connection != "keep-alive"
+        )
+        if headers.get("Expect", "").lower() == "100-continue" and (
+            self.request_version != "HTTP/1.0"
+        ):
+            self._expect_continue = True
+        return True
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header's text, formatted once a second (formatting costs 30 µs here)."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        now = int(time.time())
+        cached = _DATE_CACHE
+        if cached[0] != now:
+            cached[:] = [now, super().date_time_string(now)]
+        return str(cached[1])
+
+    def handle_expect_100(self) -> bool:
+        # Answered only once the request passed its checks (see _read_body): a
+        # client that would be refused never sends its body for nothing.
+        self._expect_continue = True
+        return True
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """One INFO line per answered request: client, request line, status, time."""
+        if not self.request_log.isEnabledFor(logging.INFO):
+            return
+        if isinstance(code, HTTPStatus):
+            code = code.value
+        elapsed_ms = (time.monotonic() - self._started) * 1000
+        self.request_log.info(
+            '%s "%s" %s %.1f ms',
+            self.address_string(),
+            escape_controls(self.requestline),
+            code,
+            elapsed_ms,
+        )
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # What http.server reports (a timed-out idle connection, a bad request
+        # line): one escaped line. Headers (and the key) are never logged.
+        self.request_log.debug("%s %s", self.address_string(), escape_controls(format % args))

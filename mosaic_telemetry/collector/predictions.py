@@ -32,16 +32,11 @@ from datetime import datetime
 
 from ..enums import Outcome
 from ..models import (
-    CorrectionFactors,
-    PredictionData,
-    PredictionMetadata,
     PredictionQuery,
     PredictionResponse,
-    QualityPrediction,
     TaskCompletionEvent,
     TokenDistribution,
 )
-from ._index import NodeStats, PredictionIndex
 
 __all__ = [
     "CONFIDENCE_THRESHOLDS",
@@ -49,13 +44,12 @@ __all__ = [
     "FALLBACK_LEVELS",
     "MIN_SAMPLES",
     "Sample",
-    "answer",
     "confidence_for",
     "correction_factor",
-    "new_index",
     "percentile",
     "predict",
     "rate",
+    "sample_sums",
     "token_distribution",
 ]
 
@@ -150,17 +144,6 @@ def percentile(sorted_values: Sequence[int], pct: int) -> int:
     return _interpolate(sorted_values[low], sorted_values[low + 1], remainder)
 
 
-def _percentiles(node: NodeStats, field: int, pcts: Sequence[int]) -> list[int]:
-    """Percentiles of one measured field of a pool, from its order statistics."""
-    splits = [divmod((node.count - 1) * pct, 100) for pct in pcts]
-    ranks = sorted({rank for low, r in splits for rank in ((low, low + 1) if r else (low,))})
-    value_at = dict(zip(ranks, node.order_statistics(field, ranks), strict=True))
-    return [
-        value_at[low] if not r else _interpolate(value_at[low], value_at[low + 1], r)
-        for low, r in splits
-    ]
-
-
 def token_distribution(values: Iterable[int]) -> TokenDistribution:
     """Return p10, p25, median, p75 and p90 of ``values`` (at least one)."""
     ordered = sorted(values)
@@ -202,28 +185,6 @@ def confidence_for(sample_size: int, fallback_level: int) -> str:
     return min(by_size, cap, key=_CONFIDENCE_ORDER.index)
 
 
-def _summarise(node: NodeStats) -> PredictionData:
-    p10, p25, median, p75, p90 = _percentiles(node, 0, _PERCENTILES)
-    o10, o25, o_median, o75, o90 = _percentiles(node, 1, _PERCENTILES)
-    (cost,) = _percentiles(node, 2, (50,))
-    (duration,) = _percentiles(node, 3, (50,))
-    count = node.count
-    return PredictionData(
-        input_tokens=TokenDistribution(p10=p10, p25=p25, median=median, p75=p75, p90=p90),
-        output_tokens=TokenDistribution(p10=o10, p25=o25, median=o_median, p75=o75, p90=o90),
-        cost_usd_micros={"median": cost},
-        duration_ms={"median": duration},
-        correction_factors=CorrectionFactors(
-            input=_factor(node.total("estimated_input_actual"), node.total("estimated_input")),
-            output=_factor(node.total("estimated_output_actual"), node.total("estimated_output")),
-        ),
-        quality=QualityPrediction(
-            gate_pass_rate=round(node.total("passed") / count, _DECIMALS),
-            success_rate=round(node.total("successes") / count, _DECIMALS),
-        ),
-    )
-
-
 def _join(names: Sequence[str]) -> str:
     """``a``, ``a and b``, ``a, b and c``."""
     if len(names) <= 1:
@@ -249,68 +210,6 @@ def _note(level: int, exact_count: int, chosen_count: int, min_samples: int) -> 
     )
 
 
-_LEVEL_POSITIONS = tuple(tuple(DIMENSIONS.index(name) for name in kept) for kept in FALLBACK_LEVELS)
-
-
-def new_index() -> PredictionIndex:
-    """An empty prediction index with this module's fallback levels."""
-    return PredictionIndex(_LEVEL_POSITIONS)
-
-
-def path(index: PredictionIndex, query: PredictionQuery) -> list[NodeStats]:
-    """The pools of every fallback level for ``query``, most specific first."""
-    key = query.key
-    return [index.node(level, key) for level in range(len(FALLBACK_LEVELS))]
-
-
-def answer(
-    query: PredictionQuery,
-    nodes: Sequence[NodeStats],
-    *,
-    now: datetime,
-    min_samples: int = MIN_SAMPLES,
-) -> PredictionResponse:
-    """Answer ``query`` from the pools of its fallback levels (see :func:`path`).
-
-    Returns:
-        The response; ``cache_hit`` is False (the caller's cache sets it).
-    """
-    wanted = dict(zip(DIMENSIONS, query.key, strict=True))
-    counts = [node.count for node in nodes]
-    level = next((i for i, n in enumerate(counts) if n >= min_samples), None)
-    if level is None:
-        level = next((i for i, n in enumerate(counts) if n), -1)
-    if level < 0:
-        return PredictionResponse(
-            prediction=None,
-            metadata=PredictionMetadata(
-                sample_size=0,
-                fallback_level=-1,
-                confidence="none",
-                last_updated=None,
-                dimensions_matched=None,
-                fallback_note=f"no stored events of task type {wanted['task_type']!r}",
-                cache_hit=False,
-            ),
-        )
-    chosen = nodes[level]
-    kept = FALLBACK_LEVELS[level]
-    return PredictionResponse(
-        prediction=_summarise(chosen),
-        metadata=PredictionMetadata(
-            sample_size=chosen.count,
-            fallback_level=level,
-            confidence=confidence_for(chosen.count, level),
-            last_updated=now,
-            dimensions_matched={
-                name: (wanted[name] if name in kept else None) for name in DIMENSIONS
-            },
-            fallback_note=_note(level, counts[0], chosen.count, min_samples),
-            cache_hit=False,
-        ),
-    )
-
-
 def predict(
     query: PredictionQuery,
     samples: Iterable[Sample],
@@ -329,6 +228,8 @@ def predict(
     Returns:
         The response; ``cache_hit`` is False (the caller's cache sets it).
     """
+    from ._answer import answer, new_index, path  # noqa: PLC0415  # it imports this module
+
     index = new_index()
     for s in samples:
         index.add(

@@ -22,11 +22,12 @@ from ..models import (
     PredictionResponse,
     TaskCompletionEvent,
 )
+from ._answer import answer, new_index, path
 from ._index import PredictionIndex
 from ._reads import index_groups
 from ._schema import event_row, utc_text, wire_row
 from ._wire import RequestError
-from .predictions import MIN_SAMPLES, answer, new_index, path
+from .predictions import MIN_SAMPLES
 from .store import EventStore
 
 __all__ = ["API_VERSION", "MAX_CACHED_PREDICTIONS", "NIL_EVENT_ID", "CollectorService"]
