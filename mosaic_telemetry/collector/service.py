@@ -24,7 +24,7 @@ from ..models import (
 )
 from ._answer import answer, new_index, path
 from ._index import PredictionIndex
-from ._reads import index_groups
+from ._reads import Groups, index_groups
 from ._schema import event_row, utc_text, wire_row
 from ._wire import RequestError
 from .predictions import MIN_SAMPLES
@@ -112,6 +112,7 @@ class CollectorService:
         self._epoch = 0
         self._cache: dict[tuple[str, str, str, str], _Cached] = {}
         self._warm = False
+        self._building = threading.Lock()  # held while warm_up builds an index
 
     @property
     def is_warm(self) -> bool:
@@ -176,12 +177,16 @@ class CollectorService:
         Raises:
             StoreError: the store could not be read.
         """
-        fresh = new_index()
-        token = self._store.change_token()
-        with self._store.reading() as conn:
-            groups = index_groups(conn, 0, -1)
-            _fold(fresh, groups.rows)
-        fresh.settle()
+        with self._building:
+            fresh = new_index()
+            token = self._store.change_token()
+            with self._store.reading() as conn:
+                groups = index_groups(conn, 0, -1)
+                _fold(fresh, groups.rows)
+            fresh.settle()
+            self._swap(fresh, groups, token)
+
+    def _swap(self, fresh: PredictionIndex, groups: Groups, token: tuple[int, int]) -> None:
         with self._lock:
             self._index = fresh
             self._last_seq = groups.last_seq
@@ -208,6 +213,9 @@ class CollectorService:
                 queries.append(PredictionQuery.from_dict(item))
             except ValidationError as exc:
                 raise RequestError(422, f"queries[{index}]: {exc}"[:_MAX_ERROR_CHARS]) from None
+        if not self._warm:
+            with self._building:  # the first build is under way: wait, don't build twice
+                pass
         with self._lock:
             self._catch_up()
             return [self._answer(query) for query in queries]
