@@ -163,3 +163,94 @@ def test_a_pool_of_many_leaves_is_merged_once_and_still_exact(
 def _q() -> dict[str, str]:
     return {"task_type": "implementation", "model": "m0", "provider": "anthropic",
             "complexity": "low"}  # fmt: skip
+
+
+# -- the saved index -------------------------------------------------------------------------------
+
+
+def _service_answers(path: str) -> list[Any]:
+    store = EventStore(path)
+    try:
+        service = CollectorService(store, clock=lambda: NOW)
+        service.warm_up()
+        return service.predict({"queries": [q.to_dict() for q in QUERIES[:50]]})
+    finally:
+        store.close()
+
+
+def _saved(path: str) -> tuple[int, int] | None:
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        row = conn.execute("SELECT last_seq, rewrites FROM collector_snapshot").fetchone()
+    finally:
+        conn.close()
+    return None if row is None else (int(row[0]), int(row[1]))
+
+
+def _expected(events: list[dict[str, Any]]) -> list[Any]:
+    samples = [Sample.from_event(TaskCompletionEvent.from_dict(e)) for e in events]
+    return [reference_predict(q, samples, now=NOW) for q in QUERIES[:50]]
+
+
+@pytest.mark.parametrize("spoil", ["nothing", "delete", "garbage", "more events"])
+def test_a_restart_loads_the_saved_index_only_while_it_is_still_true(
+    tmp_path: Path, spoil: str
+) -> None:
+    import sqlite3
+
+    from mosaic_telemetry.collector import Collector
+
+    path = str(tmp_path / "events.db")
+    rng = random.Random(7)
+    stored = [_event(rng, n) for n in range(1, 300)]
+    with Collector("5f" * 32, db_path=path) as collector:
+        service = collector._service
+        assert service is not None
+        for start in range(0, len(stored), 100):
+            service.ingest({"events": stored[start : start + 100]})
+        service.warm_up()
+    assert _saved(path) == (len(stored), 0)  # a clean stop saved the index
+    conn = sqlite3.connect(path)
+    with conn:
+        if spoil == "delete":
+            conn.execute("DELETE FROM events WHERE seq <= 50")
+            stored = stored[50:]
+        elif spoil == "garbage":
+            conn.execute("UPDATE collector_snapshot SET data = x'00ff00ff'")
+        elif spoil == "more events":
+            store = EventStore(path)
+            extra = [_event(rng, n) for n in range(1000, 1040)]
+            store.add([TaskCompletionEvent.from_dict(e) for e in extra], received_at=NOW)
+            store.close()
+            stored += extra
+    conn.close()
+    got = _service_answers(path)
+    for response, expected in zip(got, _expected(stored), strict=True):
+        assert response.prediction == expected.prediction
+        assert response.metadata.sample_size == expected.metadata.sample_size
+
+
+@PROPERTY_SETTINGS
+@given(st.lists(_samples, max_size=40), _queries)
+def test_a_dumped_index_loads_back_to_the_same_answers(
+    samples: list[Sample], query: PredictionQuery
+) -> None:
+    from mosaic_telemetry.collector._answer import LEVEL_POSITIONS, answer, new_index, path
+    from mosaic_telemetry.collector.predictions import sample_sums
+
+    index = new_index()
+    for s in samples:
+        index.add(
+            (s.task_type, s.model, s.provider, s.complexity),
+            [[s.actual_input_tokens], [s.actual_output_tokens],
+             [s.actual_cost_usd_micros], [s.task_duration_ms]],
+            count=1,
+            sums=sample_sums(s),
+        )  # fmt: skip
+    before = answer(query, path(index, query), now=NOW)
+    loaded = _index.load(LEVEL_POSITIONS, _index.dump(index))
+    assert answer(query, path(loaded, query), now=NOW) == before
+    with pytest.raises(ValueError, match="snapshot"):
+        _index.load(LEVEL_POSITIONS, _index.dump(index)[:-1] if samples else b"\0" * 9)

@@ -31,7 +31,7 @@ from .predictions import (
     confidence_for,
 )
 
-__all__ = ["answer", "new_index", "path"]
+__all__ = ["LEVEL_POSITIONS", "answer", "new_index", "path"]
 
 
 def _percentiles(node: NodeStats, field: int, pcts: Sequence[int]) -> list[int]:
@@ -67,12 +67,12 @@ def _summarise(node: NodeStats) -> PredictionData:
     )
 
 
-_LEVEL_POSITIONS = tuple(tuple(DIMENSIONS.index(name) for name in kept) for kept in FALLBACK_LEVELS)
+LEVEL_POSITIONS = tuple(tuple(DIMENSIONS.index(name) for name in kept) for kept in FALLBACK_LEVELS)
 
 
 def new_index() -> PredictionIndex:
     """An empty prediction index with this module's fallback levels."""
-    return PredictionIndex(_LEVEL_POSITIONS)
+    return PredictionIndex(LEVEL_POSITIONS)
 
 
 def path(index: PredictionIndex, query: PredictionQuery) -> list[NodeStats]:

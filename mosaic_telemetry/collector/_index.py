@@ -16,7 +16,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from itertools import chain
 
-__all__ = ["FIELDS", "Leaf", "NodeStats", "PredictionIndex", "kth_smallest"]
+__all__ = ["FIELDS", "Leaf", "NodeStats", "PredictionIndex", "dump", "kth_smallest", "load"]
 
 FIELDS = (
     "actual_input_tokens",
@@ -51,14 +51,14 @@ class _SortedValues:
         if len(self.run) >= max(_MIN_RUN, len(self.main)):
             self.settle()  # now, so a large load never holds more than one leaf as a list
 
-    def settle(self) -> None:
+    def settle(self, *, merge: bool = False) -> None:
         """Sort what was added; merge the run into the array when it has grown as long."""
-        if not self._dirty:
+        if not self._dirty and not (merge and self.run):
             return
         self._dirty = False
         run = self.run
         run.sort()
-        if len(run) >= max(_MIN_RUN, len(self.main)):
+        if merge or len(run) >= max(_MIN_RUN, len(self.main)):
             merged = self.main.tolist()
             merged += run
             merged.sort()  # two sorted runs: a linear merge
@@ -194,3 +194,89 @@ class PredictionIndex:
         for store, new in zip(leaf.values, values, strict=True):
             store.extend(new)
         self.size += count
+
+
+_SNAPSHOT_FORMAT = 1
+
+
+def dump(index: PredictionIndex) -> bytes:
+    """The index as bytes: a JSON header (leaf keys, counts, sums), then every value array."""
+    import json  # noqa: PLC0415  # only a stopping collector writes a snapshot
+    import sys  # noqa: PLC0415
+
+    leaves = []
+    arrays: list[bytes] = []
+    for key, leaf in index._leaves.items():
+        for values in leaf.values:
+            values.settle(merge=True)
+            arrays.append(values.main.tobytes())
+        leaves.append(
+            [
+                *key,
+                leaf.count,
+                leaf.estimated_input,
+                leaf.estimated_input_actual,
+                leaf.estimated_output,
+                leaf.estimated_output_actual,
+                leaf.passed,
+                leaf.successes,
+            ]
+        )
+    header = json.dumps(
+        {
+            "format": _SNAPSHOT_FORMAT,
+            "byteorder": sys.byteorder,
+            "itemsize": array("i").itemsize,
+            "leaves": leaves,
+        }
+    ).encode()
+    return len(header).to_bytes(8, "little") + header + b"".join(arrays)
+
+
+def load(levels: Sequence[Sequence[int]], data: bytes) -> PredictionIndex:
+    """The index :func:`dump` wrote.
+
+    Raises:
+        ValueError: the bytes are not such a snapshot, or were written on a machine
+            of another byte order or int size.
+    """
+    import json  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    size = int.from_bytes(data[:8], "little")
+    try:
+        header = json.loads(data[8 : 8 + size])
+    except (ValueError, RecursionError):
+        raise ValueError("not a snapshot of the prediction index") from None
+    if (
+        not isinstance(header, dict)
+        or header.get("format") != _SNAPSHOT_FORMAT
+        or header.get("byteorder") != sys.byteorder
+        or header.get("itemsize") != array("i").itemsize
+    ):
+        raise ValueError("a snapshot of another format or machine")
+    index = PredictionIndex(levels)
+    offset = 8 + size
+    width = array("i").itemsize
+    for entry in header["leaves"]:
+        key, count, sums = tuple(entry[:4]), int(entry[4]), entry[5:11]
+        leaf = index.leaf(key)
+        leaf.count = count
+        (
+            leaf.estimated_input,
+            leaf.estimated_input_actual,
+            leaf.estimated_output,
+            leaf.estimated_output_actual,
+            leaf.passed,
+            leaf.successes,
+        ) = (int(v) for v in sums)
+        for values in leaf.values:
+            end = offset + count * width
+            if end > len(data):
+                raise ValueError("a truncated snapshot")
+            values.main.frombytes(data[offset:end])
+            offset = end
+        index.size += count
+    if offset != len(data):
+        raise ValueError("a snapshot with trailing bytes")
+    return index

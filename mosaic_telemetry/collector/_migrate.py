@@ -12,10 +12,16 @@ import sqlite3
 
 from ._schema import COLUMNS, INSERT_COLUMNS
 
-__all__ = ["SCHEMA_VERSION", "NewerLayoutError", "migrate"]
+__all__ = ["SCHEMA_VERSION", "SNAPSHOT_TABLE", "NewerLayoutError", "migrate"]
 
 SCHEMA_VERSION = 2
 """Version of the table layout, kept in ``PRAGMA user_version``."""
+
+SNAPSHOT_TABLE = (
+    "CREATE TABLE IF NOT EXISTS collector_snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), "
+    "last_seq INTEGER NOT NULL, rewrites INTEGER NOT NULL, data BLOB NOT NULL)"
+)
+"""The prediction index as a stopping collector left it (a cache: always safe to delete)."""
 
 _CREATE = (
     "CREATE TABLE IF NOT EXISTS events ("
@@ -23,6 +29,7 @@ _CREATE = (
     + ")",
     "CREATE TABLE IF NOT EXISTS collector_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
     "INSERT OR IGNORE INTO collector_meta (key, value) VALUES ('rewrites', 0)",
+    SNAPSHOT_TABLE,
     "CREATE TRIGGER IF NOT EXISTS events_deleted AFTER DELETE ON events BEGIN "
     "UPDATE collector_meta SET value = value + 1 WHERE key = 'rewrites'; END",
     "CREATE TRIGGER IF NOT EXISTS events_updated AFTER UPDATE ON events BEGIN "

@@ -16,6 +16,8 @@ __all__ = [
     "index_groups",
     "open_readonly",
     "select_events",
+    "snapshot",
+    "store_position",
 ]
 
 GROUP_DIMENSIONS = ("task_type", "model", "provider", "complexity")
@@ -60,6 +62,24 @@ def index_groups(conn: sqlite3.Connection, after_seq: int, known_rewrites: int) 
     (last,) = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
     rows = conn.execute(_GROUPS, (after_seq, last)) if last > after_seq else ()
     return Groups(rewrites=int(rewrites), last_seq=int(last), rows=rows)
+
+
+def store_position(conn: sqlite3.Connection) -> tuple[int, int]:
+    """The store's rewrites counter and its newest ``seq``."""
+    (rewrites,) = conn.execute("SELECT value FROM collector_meta WHERE key = 'rewrites'").fetchone()
+    (last,) = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
+    return int(rewrites), int(last)
+
+
+def snapshot(conn: sqlite3.Connection) -> tuple[int, int, bytes] | None:
+    """The saved prediction index (last seq, rewrites, bytes), or None; in a read transaction."""
+    try:
+        row = conn.execute(
+            "SELECT last_seq, rewrites, data FROM collector_snapshot WHERE id = 1"
+        ).fetchone()
+    except sqlite3.OperationalError:  # no such table: a store that never saved one
+        return None
+    return None if row is None else (int(row[0]), int(row[1]), bytes(row[2]))
 
 
 @dataclass(frozen=True, slots=True)

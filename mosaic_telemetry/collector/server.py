@@ -120,6 +120,7 @@ class Collector:
         self._store: EventStore | None = None
         self._thread: threading.Thread | None = None
         self._helpers: list[threading.Thread] = []
+        self._service: CollectorService | None = None
         self._stopping = threading.Event()
         self._lock = threading.Lock()
 
@@ -155,6 +156,7 @@ class Collector:
                 daemon=True,
             )
             self._store, self._server, self._thread = store, server, thread
+            self._service = service
             self._stopping.clear()
             thread.start()
             upkeep = threading.Thread(
@@ -195,17 +197,23 @@ class Collector:
         with self._lock:
             server, store, thread = self._server, self._store, self._thread
             helpers, self._helpers = self._helpers, []
-            self._server = self._store = self._thread = None
+            service = self._service
+            self._server = self._store = self._thread = self._service = None
         self._stopping.set()
         if server is not None:
             _shutdown_now(server)
             server.server_close()
         if thread is not None:
             thread.join()
-        if store is not None:
-            store.close()  # a warm-up still reading stops at its next step
-        for helper in helpers:
+        for helper in helpers:  # a warm-up under way finishes first
             helper.join()
+        if store is not None and service is not None and store.path != ":memory:":
+            try:
+                service.save_index()  # the next start loads it instead of rebuilding
+            except StoreError as exc:
+                _log.warning("could not save the prediction index: %s", exc)
+        if store is not None:
+            store.close()
 
     @property
     def is_running(self) -> bool:

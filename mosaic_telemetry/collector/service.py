@@ -22,9 +22,11 @@ from ..models import (
     PredictionResponse,
     TaskCompletionEvent,
 )
-from ._answer import answer, new_index, path
+from ._answer import LEVEL_POSITIONS, answer, new_index, path
 from ._index import PredictionIndex
-from ._reads import Groups, index_groups
+from ._index import dump as dump_index
+from ._index import load as load_index
+from ._reads import Groups, index_groups, snapshot, store_position
 from ._schema import event_row, utc_text, wire_row
 from ._wire import RequestError
 from .predictions import MIN_SAMPLES
@@ -178,13 +180,43 @@ class CollectorService:
             StoreError: the store could not be read.
         """
         with self._building:
-            fresh = new_index()
             token = self._store.change_token()
             with self._store.reading() as conn:
-                groups = index_groups(conn, 0, -1)
+                fresh, groups = self._from_snapshot(conn)
+                if fresh is None:
+                    fresh = new_index()
+                    groups = index_groups(conn, 0, -1)
                 _fold(fresh, groups.rows)
             fresh.settle()
             self._swap(fresh, groups, token)
+
+    def _from_snapshot(self, conn: Any) -> tuple[PredictionIndex | None, Groups]:
+        """The saved index and the events stored after it, when the save is still valid."""
+        saved = snapshot(conn) if not self._warm else None  # only at start
+        if saved is not None:
+            last_seq, rewrites, data = saved
+            now_rewrites, now_last = store_position(conn)
+            if now_rewrites == rewrites and now_last >= last_seq:
+                try:
+                    loaded = load_index(LEVEL_POSITIONS, data)
+                except (ValueError, KeyError, TypeError):
+                    _log.info("the saved prediction index is unusable; building it anew")
+                else:
+                    return loaded, index_groups(conn, last_seq, rewrites)
+        return None, Groups(rewrites=-1, last_seq=0, rows=())
+
+    def save_index(self) -> None:
+        """Save the prediction index in the store, so the next start loads it at once.
+
+        Raises:
+            StoreError: the store could not be written.
+        """
+        with self._lock:
+            if not self._warm:
+                return
+            data = dump_index(self._index)
+            last_seq, rewrites = self._last_seq, self._rewrites
+        self._store.save_snapshot(last_seq, rewrites, data)
 
     def _swap(self, fresh: PredictionIndex, groups: Groups, token: tuple[int, int]) -> None:
         with self._lock:

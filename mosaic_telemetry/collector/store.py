@@ -11,7 +11,7 @@ from datetime import datetime
 
 from ..errors import TelemetryError
 from ..models import TaskCompletionEvent
-from ._migrate import SCHEMA_VERSION, NewerLayoutError, migrate
+from ._migrate import SCHEMA_VERSION, SNAPSHOT_TABLE, NewerLayoutError, migrate
 from ._schema import INSERT_COLUMNS, Row, event_row, utc_text
 
 __all__ = ["SCHEMA_VERSION", "EventStore", "StoreError", "WriteResult"]
@@ -212,6 +212,30 @@ class EventStore:
             total += max(deleted, 0)
             if deleted < _DELETE_CHUNK:
                 return total
+
+    def save_snapshot(self, last_seq: int, rewrites: int, data: bytes) -> None:
+        """Keep the prediction index's bytes, covering the events up to ``last_seq``.
+
+        Raises:
+            StoreError: the write failed.
+        """
+        with self._lock:
+            conn = self._checked(self._conn)
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute(SNAPSHOT_TABLE)
+                conn.execute(
+                    "INSERT OR REPLACE INTO collector_snapshot (id, last_seq, rewrites, data) "
+                    "VALUES (1, ?, ?, ?)",
+                    (last_seq, rewrites, data),
+                )
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                _rollback(conn)
+                raise StoreError(f"cannot save the prediction index: {exc}") from None
+            except BaseException:
+                _rollback(conn)
+                raise
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
