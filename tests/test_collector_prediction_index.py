@@ -148,16 +148,19 @@ def test_the_service_answers_as_the_first_method_while_events_keep_arriving(
                 assert response.metadata.fallback_note == expected.metadata.fallback_note
 
 
-def test_a_pool_of_many_leaves_is_merged_once_and_still_exact(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(_index, "_MANY_PARTS", 2)
+def test_a_pool_over_many_models_and_complexities_is_still_exact() -> None:
     samples = [
-        sample(model=f"m{i % 7}", complexity=COMPLEXITIES[i % 3], actual_input_tokens=i * 37 % 101)
-        for i in range(80)
+        sample(
+            model=f"m{i % 97}",
+            complexity=COMPLEXITIES[i % 3],
+            actual_input_tokens=i * 37 % 101,
+            actual_output_tokens=i % 5,
+        )
+        for i in range(600)
     ]
-    query = PredictionQuery.from_dict({**_q(), "model": "unseen"})
-    assert predict(query, samples, now=NOW) == reference_predict(query, samples, now=NOW)
+    for model in ("unseen", "m3"):
+        query = PredictionQuery.from_dict({**_q(), "model": model})
+        assert predict(query, samples, now=NOW) == reference_predict(query, samples, now=NOW)
 
 
 def _q() -> dict[str, str]:

@@ -1,7 +1,7 @@
 """Answers from the prediction index: a query's pools, percentiles, the response.
 
 The rules are those of ``predictions``; this module applies them to the pools
-(``_index.NodeStats``) of a query's fallback levels.
+(``_index.Node``) of a query's fallback levels.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from ..models import (
     QualityPrediction,
     TokenDistribution,
 )
-from ._index import NodeStats, PredictionIndex
+from ._index import Node, PredictionIndex
 from .predictions import (
     _DECIMALS,
     _PERCENTILES,
@@ -34,7 +34,7 @@ from .predictions import (
 __all__ = ["LEVEL_POSITIONS", "answer", "new_index", "path"]
 
 
-def _percentiles(node: NodeStats, field: int, pcts: Sequence[int]) -> list[int]:
+def _percentiles(node: Node, field: int, pcts: Sequence[int]) -> list[int]:
     """Percentiles of one measured field of a pool, from its order statistics."""
     splits = [divmod((node.count - 1) * pct, 100) for pct in pcts]
     ranks = sorted({rank for low, r in splits for rank in ((low, low + 1) if r else (low,))})
@@ -45,7 +45,7 @@ def _percentiles(node: NodeStats, field: int, pcts: Sequence[int]) -> list[int]:
     ]
 
 
-def _summarise(node: NodeStats) -> PredictionData:
+def _summarise(node: Node) -> PredictionData:
     p10, p25, median, p75, p90 = _percentiles(node, 0, _PERCENTILES)
     o10, o25, o_median, o75, o90 = _percentiles(node, 1, _PERCENTILES)
     (cost,) = _percentiles(node, 2, (50,))
@@ -75,7 +75,7 @@ def new_index() -> PredictionIndex:
     return PredictionIndex(LEVEL_POSITIONS)
 
 
-def path(index: PredictionIndex, query: PredictionQuery) -> list[NodeStats]:
+def path(index: PredictionIndex, query: PredictionQuery) -> list[Node]:
     """The pools of every fallback level for ``query``, most specific first."""
     key = query.key
     return [index.node(level, key) for level in range(len(FALLBACK_LEVELS))]
@@ -83,7 +83,7 @@ def path(index: PredictionIndex, query: PredictionQuery) -> list[NodeStats]:
 
 def answer(
     query: PredictionQuery,
-    nodes: Sequence[NodeStats],
+    nodes: Sequence[Node],
     *,
     now: datetime,
     min_samples: int = MIN_SAMPLES,

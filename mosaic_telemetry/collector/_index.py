@@ -1,12 +1,11 @@
-"""The prediction index: every stored event's prediction fields, grouped for fast answers.
+"""The prediction index: every stored event's prediction fields, pooled for fast answers.
 
-Events are grouped by their four dimensions (a *leaf*). A fallback level's pool
-(a *node*: the task type alone, task type and provider, ...) is the union of the
-leaves that share its kept dimensions. Each leaf keeps its counts and sums, and
-the four measured fields as sorted integer arrays, so a percentile of a node is an
-order statistic over a few sorted arrays (a binary search on the value) instead of
-a sort of the whole pool. The index only grows; the owner rebuilds it when stored
-events were deleted or changed.
+Each fallback level has its pools (a *node*): events sharing the dimensions the
+level keeps (all four, then task type, model and provider, ...). A pool keeps its
+counts and sums, and its four measured fields as sorted integer arrays (a sorted
+array plus a sorted run of newer values), so a percentile is an order statistic
+over two sorted arrays instead of a sort of the pool. The index only grows; its
+owner rebuilds it when stored events were deleted or changed.
 """
 
 from __future__ import annotations
@@ -14,9 +13,8 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
-from itertools import chain
 
-__all__ = ["FIELDS", "Leaf", "NodeStats", "PredictionIndex", "dump", "kth_smallest", "load"]
+__all__ = ["FIELDS", "Node", "PredictionIndex", "dump", "kth_smallest", "load"]
 
 FIELDS = (
     "actual_input_tokens",
@@ -27,7 +25,6 @@ FIELDS = (
 """The measured fields whose percentiles predictions report, in ``Leaf.values`` order."""
 
 _MIN_RUN = 4096
-_MANY_PARTS = 64  # past this many sorted parts, merging them once beats searching them
 
 
 class _SortedValues:
@@ -88,8 +85,8 @@ def kth_smallest(parts: Sequence[Sequence[int]], k: int) -> int:
     return lo
 
 
-class Leaf:
-    """The events of one (task type, model, provider, complexity): counts, sums, values."""
+class Node:
+    """The events of one pool: counts, sums and the measured values, kept sorted."""
 
     __slots__ = (
         "count",
@@ -112,63 +109,55 @@ class Leaf:
         self.successes = 0
         self.values = tuple(_SortedValues() for _ in FIELDS)
 
-
-class NodeStats:
-    """Everything a prediction needs about one pool of events (read-only)."""
-
-    __slots__ = ("_parts", "count", "leaves")
-
-    def __init__(self, leaves: Sequence[Leaf]) -> None:
-        self.leaves = leaves
-        self.count = sum(leaf.count for leaf in leaves)
-        self._parts: list[list[Sequence[int]] | None] = [None] * len(FIELDS)
-
     def total(self, attribute: str) -> int:
-        """The sum of one of ``Leaf``'s integer counters over the pool."""
-        return sum(getattr(leaf, attribute) for leaf in self.leaves)
+        """One of the integer counters above."""
+        value: int = getattr(self, attribute)
+        return value
 
     def order_statistics(self, field: int, ranks: Sequence[int]) -> list[int]:
-        """The values at the given 0-based ranks of one measured field."""
-        parts = self._parts[field]
-        if parts is None:
-            for leaf in self.leaves:
-                leaf.values[field].settle()
-            parts = [p for leaf in self.leaves for p in leaf.values[field].parts()]
-            if len(parts) > _MANY_PARTS:
-                parts = [sorted(chain.from_iterable(parts))]
-            self._parts[field] = parts
+        """The values at the given 0-based ranks of one measured field (``FIELDS`` order)."""
+        values = self.values[field]
+        values.settle()
+        parts = values.parts()
         return [kth_smallest(parts, rank) for rank in ranks]
 
 
+_EMPTY = Node()
+_SUMS = (
+    "estimated_input",
+    "estimated_input_actual",
+    "estimated_output",
+    "estimated_output_actual",
+    "passed",
+    "successes",
+)
+
+
 class PredictionIndex:
-    """Leaves by their four dimensions, and each fallback level's nodes."""
+    """Every fallback level's pools, each keyed by the dimensions that level keeps.
+
+    An event is added to one pool per level (four in all): its values are kept four
+    times (16 bytes each time), so that a pool's percentile is an order statistic
+    over two sorted arrays, however many models and complexities it spans.
+    """
 
     def __init__(self, levels: Sequence[Sequence[int]]) -> None:
-        """``levels[i]`` holds the positions (in a leaf key) that fallback level ``i`` keeps."""
+        """``levels[i]`` holds the positions (in a full key) that fallback level ``i`` keeps."""
         self._levels = [tuple(kept) for kept in levels]
-        self._leaves: dict[tuple[str, ...], Leaf] = {}
-        self._nodes: list[dict[tuple[str, ...], list[Leaf]]] = [{} for _ in self._levels]
+        self._nodes: list[dict[tuple[str, ...], Node]] = [{} for _ in self._levels]
         self.size = 0
 
-    def leaf(self, key: tuple[str, ...]) -> Leaf:
-        """The leaf of ``key`` (task type, model, provider, complexity), created if new."""
-        found = self._leaves.get(key)
-        if found is None:
-            found = self._leaves[key] = Leaf()
-            for kept, nodes in zip(self._levels, self._nodes, strict=True):
-                nodes.setdefault(tuple(key[i] for i in kept), []).append(found)
-        return found
-
     def settle(self) -> None:
-        """Sort every leaf's newest values now, so the next queries find them ready."""
-        for leaf in self._leaves.values():
-            for values in leaf.values:
-                values.settle()
+        """Sort every pool's newest values now, so the next queries find them ready."""
+        for nodes in self._nodes:
+            for node in nodes.values():
+                for values in node.values:
+                    values.settle()
 
-    def node(self, level: int, key: tuple[str, ...]) -> NodeStats:
-        """The pool of fallback level ``level`` for a query with leaf key ``key``."""
+    def node(self, level: int, key: tuple[str, ...]) -> Node:
+        """The pool of fallback level ``level`` for a query with the full key ``key``."""
         kept = self._levels[level]
-        return NodeStats(self._nodes[level].get(tuple(key[i] for i in kept), ()))
+        return self._nodes[level].get(tuple(key[i] for i in kept), _EMPTY)
 
     def add(
         self,
@@ -178,56 +167,48 @@ class PredictionIndex:
         count: int,
         sums: Sequence[int],
     ) -> None:
-        """Add ``count`` events of one leaf: their measured values (``FIELDS`` order) and sums.
+        """Add ``count`` events of one full key: their measured values (``FIELDS`` order), sums.
 
         ``sums``: input estimates, actual input where estimated, output estimates,
         actual output where estimated, gates passed, successes.
         """
-        leaf = self.leaf(key)
-        leaf.count += count
-        leaf.estimated_input += sums[0]
-        leaf.estimated_input_actual += sums[1]
-        leaf.estimated_output += sums[2]
-        leaf.estimated_output_actual += sums[3]
-        leaf.passed += sums[4]
-        leaf.successes += sums[5]
-        for store, new in zip(leaf.values, values, strict=True):
-            store.extend(new)
+        lists = [list(v) for v in values]
+        for kept, nodes in zip(self._levels, self._nodes, strict=True):
+            sub = tuple(key[i] for i in kept)
+            node = nodes.get(sub)
+            if node is None:
+                node = nodes[sub] = Node()
+            node.count += count
+            for name, amount in zip(_SUMS, sums, strict=True):
+                setattr(node, name, getattr(node, name) + amount)
+            for store, new in zip(node.values, lists, strict=True):
+                store.extend(new)
         self.size += count
 
 
-_SNAPSHOT_FORMAT = 1
+_SNAPSHOT_FORMAT = 2
 
 
 def dump(index: PredictionIndex) -> bytes:
-    """The index as bytes: a JSON header (leaf keys, counts, sums), then every value array."""
+    """The index as bytes: a JSON header (pool keys, counts, sums), then every value array."""
     import json  # noqa: PLC0415  # only a stopping collector writes a snapshot
     import sys  # noqa: PLC0415
 
-    leaves = []
+    pools = []
     arrays: list[bytes] = []
-    for key, leaf in index._leaves.items():
-        for values in leaf.values:
-            values.settle(merge=True)
-            arrays.append(values.main.tobytes())
-        leaves.append(
-            [
-                *key,
-                leaf.count,
-                leaf.estimated_input,
-                leaf.estimated_input_actual,
-                leaf.estimated_output,
-                leaf.estimated_output_actual,
-                leaf.passed,
-                leaf.successes,
-            ]
-        )
+    for level, nodes in enumerate(index._nodes):
+        for key, node in nodes.items():
+            for values in node.values:
+                values.settle(merge=True)
+                arrays.append(values.main.tobytes())
+            pools.append([level, list(key), node.count, *(getattr(node, n) for n in _SUMS)])
     header = json.dumps(
         {
             "format": _SNAPSHOT_FORMAT,
             "byteorder": sys.byteorder,
             "itemsize": array("i").itemsize,
-            "leaves": leaves,
+            "size": index.size,
+            "pools": pools,
         }
     ).encode()
     return len(header).to_bytes(8, "little") + header + b"".join(arrays)
@@ -258,25 +239,19 @@ def load(levels: Sequence[Sequence[int]], data: bytes) -> PredictionIndex:
     index = PredictionIndex(levels)
     offset = 8 + size
     width = array("i").itemsize
-    for entry in header["leaves"]:
-        key, count, sums = tuple(entry[:4]), int(entry[4]), entry[5:11]
-        leaf = index.leaf(key)
-        leaf.count = count
-        (
-            leaf.estimated_input,
-            leaf.estimated_input_actual,
-            leaf.estimated_output,
-            leaf.estimated_output_actual,
-            leaf.passed,
-            leaf.successes,
-        ) = (int(v) for v in sums)
-        for values in leaf.values:
+    for entry in header["pools"]:
+        level, key, count = int(entry[0]), tuple(entry[1]), int(entry[2])
+        node = index._nodes[level].setdefault(key, Node())
+        node.count = count
+        for name, value in zip(_SUMS, entry[3:], strict=True):
+            setattr(node, name, int(value))
+        for values in node.values:
             end = offset + count * width
             if end > len(data):
                 raise ValueError("a truncated snapshot")
             values.main.frombytes(data[offset:end])
             offset = end
-        index.size += count
     if offset != len(data):
         raise ValueError("a snapshot with trailing bytes")
+    index.size = int(header["size"])
     return index
