@@ -3,10 +3,10 @@
 Usage: ``python benchmarks/run.py`` (about a minute), ``--quick`` (a smoke run of
 well under 30 s, for CI), ``--json FILE`` to also write the figures, ``--markdown``
 for the table of docs/performance.md, ``--only import,models,client`` to run some
-groups. ``MOSAIC_BENCH_ROOT=DIR`` measures the package in DIR (a patched copy)
-instead of this checkout. Figures are medians of repeated runs with their spread;
-a MISS is reported, never an error. The exit status is 1 only when a correctness
-check fails (events lost end to end).
+groups (of ``import``, ``models``, ``client``, ``spool``). ``MOSAIC_BENCH_ROOT=DIR``
+measures the package in DIR (a patched copy) instead of this checkout. Figures are
+medians of repeated runs with their spread; a MISS is reported, never an error. The
+exit status is 1 only when a correctness check fails (events lost end to end).
 """
 
 from __future__ import annotations
@@ -21,17 +21,20 @@ from collections.abc import Callable, Sequence
 import bench_client
 import bench_import
 import bench_models
+import bench_spool
 from _util import Figure, Summary, fmt, machine_info
 
 GROUPS: dict[str, Callable[[bool], list[Figure]]] = {
     "import": lambda quick: bench_import.figures(runs=5 if quick else 15),
     "models": lambda quick: bench_models.figures(quick=quick),
     "client": lambda quick: bench_client.figures(quick=quick),
+    "spool": lambda quick: bench_spool.figures(quick=quick),
 }
 TITLES = {
     "import": "Import",
     "models": "Per event (data layer)",
     "client": "Client: track(), memory, end to end, stop(), idle",
+    "spool": "Spool engine: append, sync, replay",
 }
 
 
