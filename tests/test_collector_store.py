@@ -323,17 +323,17 @@ def test_a_database_of_the_first_collector_is_upgraded_with_its_events(tmp_path:
         store.close()
 
 
-def test_the_change_token_moves_when_another_connection_writes(tmp_path: Path) -> None:
+def test_the_data_version_moves_when_another_connection_writes(tmp_path: Path) -> None:
     path = str(tmp_path / "events.db")
     store, other = EventStore(path), EventStore(path)
     try:
-        before = store.change_token()
-        assert store.change_token() == before
+        before = store.data_version()
+        assert store.data_version() == before
         other.add(_events(1), received_at=RECEIVED)
-        after = store.change_token()
+        after = store.data_version()
         assert after != before
         store.add(_events(2), received_at=RECEIVED)
-        assert store.change_token() != after
+        assert store.data_version() != after
     finally:
         store.close()
         other.close()

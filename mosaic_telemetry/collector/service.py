@@ -89,7 +89,7 @@ class CollectorService:
 
     Predictions read an in-memory index of every stored event's prediction
     fields. Before each batch of queries the index catches up with what any
-    connection, in any process, stored since (``EventStore.change_token``), and it
+    connection, in any process, stored since (``EventStore.data_version``), and it
     is rebuilt when stored events were deleted or changed. A cached answer is
     reused while the pools of its fallback levels hold the same events.
     """
@@ -108,7 +108,7 @@ class CollectorService:
         self._clock = clock
         self._lock = threading.Lock()  # owns the index, its position and the cache
         self._index = new_index()
-        self._token: tuple[int, int] | None = None
+        self._seen_version: tuple[int, int] | None = None
         self._last_seq = 0
         self._rewrites = 0
         self._epoch = 0
@@ -180,7 +180,7 @@ class CollectorService:
             StoreError: the store could not be read.
         """
         with self._building:
-            token = self._store.change_token()
+            version = self._store.data_version()
             with self._store.reading() as conn:
                 fresh, groups = self._from_snapshot(conn)
                 if fresh is None:
@@ -188,7 +188,7 @@ class CollectorService:
                     groups = index_groups(conn, 0, -1)
                 _fold(fresh, groups.rows)
             fresh.settle()
-            self._swap(fresh, groups, token)
+            self._swap(fresh, groups, version)
 
     def _from_snapshot(self, conn: Any) -> tuple[PredictionIndex | None, Groups]:
         """The saved index and the events stored after it, when the save is still valid."""
@@ -218,12 +218,12 @@ class CollectorService:
             last_seq, rewrites = self._last_seq, self._rewrites
         self._store.save_snapshot(last_seq, rewrites, data)
 
-    def _swap(self, fresh: PredictionIndex, groups: Groups, token: tuple[int, int]) -> None:
+    def _swap(self, fresh: PredictionIndex, groups: Groups, version: tuple[int, int]) -> None:
         with self._lock:
             self._index = fresh
             self._last_seq = groups.last_seq
             self._rewrites = groups.rewrites
-            self._token = token
+            self._seen_version = version
             self._epoch += 1
             self._cache.clear()
             self._catch_up()
@@ -254,8 +254,8 @@ class CollectorService:
 
     def _catch_up(self) -> None:
         """Fold into the index what was stored since the last look (caller holds the lock)."""
-        token = self._store.change_token()  # before the snapshot: a later write shows next time
-        if token == self._token:
+        version = self._store.data_version()  # before the snapshot: a later write shows next time
+        if version == self._seen_version:
             return
         with self._store.reading() as conn:
             groups = index_groups(conn, self._last_seq, self._rewrites)
@@ -268,14 +268,14 @@ class CollectorService:
             try:
                 _fold(self._index, groups.rows)
             except BaseException:
-                self._token = None  # half folded in: start over from nothing next time
+                self._seen_version = None  # half folded in: start over from nothing next time
                 self._index = new_index()
                 self._last_seq = 0
                 self._epoch += 1
                 self._cache.clear()
                 raise
         self._last_seq = groups.last_seq
-        self._token = token
+        self._seen_version = version
 
     def _answer(self, query: PredictionQuery) -> PredictionResponse:
         key = query.key

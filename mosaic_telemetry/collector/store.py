@@ -22,7 +22,7 @@ _INSERT = (
 )
 _DELETE_CHUNK = 5_000
 _BUSY_TIMEOUT_S = 5.0
-_CACHE_KIB = 64 * 1024
+_CACHE_PRAGMA = "PRAGMA cache_size = -65536"  # KiB: 64 MiB
 
 
 class StoreError(TelemetryError):
@@ -93,7 +93,7 @@ class EventStore:
                 # The event_id index takes random keys: at a million events it no
                 # longer fits sqlite's default 2 MiB cache, and every insert would
                 # read a page back from the OS.
-                self._conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
+                self._conn.execute(_CACHE_PRAGMA)
             migrate(self._conn, path)
             if not self._memory:
                 self._reader = _connect(path, readonly=True)
@@ -256,7 +256,7 @@ class EventStore:
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot read events: {exc}") from None
 
-    def change_token(self) -> tuple[int, int]:
+    def data_version(self) -> tuple[int, int]:
         """A value that changes whenever any connection, in any process, changed the table.
 
         Raises:
