@@ -42,6 +42,15 @@ from operator import attrgetter as _attrgetter
 from sys import float_info as _float_info
 from uuid import UUID as _UUID
 
+from ._compact import (
+    NO_MEMBERS as _NO_MEMBERS,
+    Members as _Members,
+    id_text as _id_text,
+    new_uuid4_bits as _new_uuid4_bits,
+    share as _share,
+    share_values as _share_values,
+    uuid_bits_from_text as _uuid_bits_from_text,
+)
 from ._fields import MISSING as _MISSING
 from ._validation import (
     check_fields as _check_fields,
@@ -124,12 +133,33 @@ def _method_lines(cls: type[Model]) -> Iterator[str]:
     yield ""
 
 
-def _fast_conditions(fields: tuple[FieldSpec, ...], var: str) -> list[str] | None:
+def _stored(spec: FieldSpec) -> str:
+    """The attribute that holds a field's stored form (``_<name>`` for compact kinds)."""
+    return f"self._{spec.name}" if spec.kind.raw else f"self.{spec.name}"
+
+
+def _fail(message: str) -> TypeError:
+    return TypeError(message)
+
+
+def _stored_conditions(fields: tuple[FieldSpec, ...]) -> list[str] | None:
     conditions = []
     for spec in fields:
-        code = spec.kind.fast_code(var.format(spec.name), _binding(0, spec))
+        code = spec.kind.fast_code(_stored(spec), _binding(0, spec))
         if code is None:
             return None
+        conditions.append(code)
+    return conditions
+
+
+def _argument_conditions(fields: tuple[FieldSpec, ...]) -> list[str] | None:
+    conditions = []
+    for spec in fields:
+        code = spec.kind.arg_fast_code(spec.name, _binding(0, spec))
+        if code is None:
+            return None
+        if spec.kind.raw:
+            code = f"({spec.name} is _MISSING or {code})"
         conditions.append(code)
     return conditions
 
@@ -138,6 +168,8 @@ def _init_lines(cls: type[Model]) -> Iterator[str]:
     fields = cls._FIELDS
     params = []
     for spec in fields:
+        if spec.kind.raw and spec.default_factory is None:
+            raise _fail(f"{cls.__name__}.{spec.name}: a compact field needs a default_factory")
         if spec.default_factory is not None:
             params.append(f"{spec.name}=_MISSING")
         elif spec.default is not MISSING:
@@ -146,21 +178,33 @@ def _init_lines(cls: type[Model]) -> Iterator[str]:
             params.append(spec.name)
     yield f"    def __init__(self, *, {', '.join(params)}):"
     for spec in fields:
-        if spec.default_factory is not None:
+        if spec.default_factory is not None and not spec.kind.raw:
             yield f"        if {spec.name} is _MISSING:"
             yield f"            {spec.name} = D_{spec.name}()"
-    conditions = _fast_conditions(fields, "{}")
+    conditions = _argument_conditions(fields)
     if conditions:
         yield "        if ("
         for i, condition in enumerate(conditions):
             yield f"            {'and ' if i else ''}{condition}"
         yield "        ):"
         for spec in fields:
-            value = f"[*{spec.name}]" if spec.kind.copies else spec.name
-            if spec.kind.copies and spec.default is None:
-                value = f"(None if {spec.name} is None else [*{spec.name}])"
-            yield f"            self.{spec.name} = {value}"
+            b = _binding(0, spec)
+            if spec.kind.raw:
+                default = spec.kind.raw_default_code(b)
+                store = spec.kind.store_code(spec.name, b)
+                value = f"{default} if {spec.name} is _MISSING else {store}"
+            elif spec.kind.copies:
+                value = f"[*{spec.name}]"
+                if spec.default is None:
+                    value = f"(None if {spec.name} is None else [*{spec.name}])"
+            else:
+                value = spec.name
+            yield f"            {_stored(spec)} = {value}"
         yield "            return"
+    for spec in fields:
+        if spec.kind.raw:
+            yield f"        if {spec.name} is _MISSING:"
+            yield f"            {spec.name} = D_{spec.name}()"
     values = ", ".join(f"{s.name!r}: {s.name}" for s in fields)
     yield f"        values = _check_fields({cls.__name__!r}, RULES, {{{values}}})"
     for spec in fields:
@@ -191,15 +235,16 @@ def _to_dict_lines(cls: type[Model]) -> Iterator[str]:
     yield '        """Return the JSON-ready dict of the wire format."""'
     yield "        return {"
     for spec in cls._FIELDS:
-        code = spec.kind.wire_code(f"self.{spec.name}", _binding(0, spec))
+        code = spec.kind.wire_code(_stored(spec), _binding(0, spec))
         yield f"            {spec.name!r}: {code},"
     yield "        }"
     yield ""
 
 
 def _is_valid_lines(cls: type[Model]) -> Iterator[str]:
-    conditions = _fast_conditions(cls._FIELDS, "self.{}")
-    assert conditions is not None, f"{cls.__name__} has a field without a fast check"
+    conditions = _stored_conditions(cls._FIELDS)
+    if conditions is None:
+        raise _fail(f"{cls.__name__} has a field without a fast check")
     yield "    def _is_valid(self):"
     yield '        """Whether the current values pass the fast checks (nothing mutated badly)."""'
     yield "        return ("
@@ -218,15 +263,16 @@ def _from_wire_lines(cls: type[Model]) -> Iterator[str]:
     for spec in cls._FIELDS:
         kind = spec.kind
         read = kind.read_code("v", _binding(0, spec))
-        assert read is not None, f"{cls.__name__}.{spec.name} has no wire reader"
+        if read is None:
+            raise _fail(f"{cls.__name__}.{spec.name} has no wire reader")
         yield f"        v = data[{spec.name!r}]"
         if kind.read_is_checked():
-            yield f"        self.{spec.name} = {read}"
+            yield f"        {_stored(spec)} = {read}"
         else:
             fast = kind.fast_code("v", _binding(0, spec))
             yield f"        if not ({fast}):"
             yield "            raise ValueError(v)"
-            yield f"        self.{spec.name} = v"
+            yield f"        {_stored(spec)} = v"
     yield "        return self"
     yield ""
 
@@ -235,8 +281,9 @@ def _json_lines(cls: type[Model]) -> Iterator[str]:
     pieces: list[str] = []
     args: list[str] = []
     for i, spec in enumerate(cls._FIELDS):
-        piece = spec.kind.json_piece(f"self.{spec.name}", _binding(0, spec))
-        assert piece is not None, f"{cls.__name__}.{spec.name} has no JSON writer"
+        piece = spec.kind.json_piece(_stored(spec), _binding(0, spec))
+        if piece is None:
+            raise _fail(f"{cls.__name__}.{spec.name} has no JSON writer")
         fmt, arg = piece
         key = ("{" if i == 0 else ",") + f'"{spec.name}":'
         pieces.append(key.replace("%", "%%") + fmt)

@@ -9,6 +9,7 @@ that a store can derive its columns from the table (see :func:`columns`).
 
 from __future__ import annotations
 
+from ._compact import id_property, members_property
 from ._validation import (
     any_bool,
     any_str,
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BOOL",
+    "GENERATED_UUID",
     "MAPPING",
     "MISSING",
     "TIMESTAMP",
@@ -80,6 +82,8 @@ class Kind:
 
     copies = False
     """The value is a fresh list per model (the caller's list stays the caller's)."""
+    raw = False
+    """Stored in a compact form in slot ``_<name>``, behind a property (see ``_compact``)."""
 
     def __init__(
         self, rule: Rule, json_type: str, sqlite_type: str, binding: object = None
@@ -109,6 +113,24 @@ class Kind:
         """The JSON text of ``v`` (a valid value): a ``%``-format piece and its argument."""
         return None
 
+    # For raw kinds: fast_code, wire_code and json_piece read the stored (compact) form.
+
+    def arg_fast_code(self, v: str, b: str) -> str | None:
+        """Like ``fast_code``, for a value given to the constructor (not yet stored)."""
+        return self.fast_code(v, b)
+
+    def store_code(self, v: str, b: str) -> str:
+        """The stored form of a given value that passed ``arg_fast_code``."""
+        return v
+
+    def raw_default_code(self, b: str) -> str:
+        """The stored form of the default (raw kinds only)."""
+        raise TypeError(f"{type(self).__name__} has no compact default")
+
+    def make_property(self, slot: str) -> property:
+        """The public attribute over ``slot`` (raw kinds only)."""
+        raise TypeError(f"{type(self).__name__} is not stored compactly")
+
     def json_code(self, v: str, b: str) -> str | None:
         """The JSON text of ``v`` as one ``str`` expression."""
         piece = self.json_piece(v, b)
@@ -133,6 +155,33 @@ class _Uuid(Kind):
 
     def json_piece(self, v: str, b: str) -> tuple[str, str]:
         return '"%s"', f"_uuid_text({v})"
+
+
+class _GeneratedUuid(_Uuid):
+    """A UUID whose default, a new random one, is kept as its 128 bits until read."""
+
+    raw = True
+
+    def fast_code(self, v: str, b: str) -> str:
+        return f"(type({v}) is _UUID or type({v}) is int)"  # a caller's int is wrapped
+
+    def arg_fast_code(self, v: str, b: str) -> str:
+        return f"type({v}) is _UUID"
+
+    def raw_default_code(self, b: str) -> str:
+        return "_new_uuid4_bits()"
+
+    def read_code(self, v: str, b: str) -> str:
+        return f"_uuid_bits_from_text({v})"  # kept as bits, as a generated id is
+
+    def wire_code(self, v: str, b: str) -> str:
+        return f"_id_text({v})"
+
+    def json_piece(self, v: str, b: str) -> tuple[str, str]:
+        return '"%s"', f"_id_text({v})"
+
+    def make_property(self, slot: str) -> property:
+        return id_property(slot)
 
 
 class _Timestamp(Kind):
@@ -243,22 +292,36 @@ class _Choice(Kind):
 
 
 class _ChoiceList(Kind):
+    """A list of members, kept as a shared tuple (``_compact.Members``) until read."""
+
     __slots__ = ("enum_cls",)
-    copies = True
+    raw = True
 
     def __init__(self, enum_cls: type[Any]) -> None:
         super().__init__(list_of_enum(enum_cls), "array", "TEXT", enum_cls)
         self.enum_cls = enum_cls
 
-    def fast_code(self, v: str, b: str) -> str:
+    def arg_fast_code(self, v: str, b: str) -> str:
         # An enum with members has no subclasses: isinstance is an exact type check.
         return f"type({v}) is list and all(map({b}.__instancecheck__, {v}))"
+
+    def fast_code(self, v: str, b: str) -> str:
+        return f"(type({v}) is _Members or {self.arg_fast_code(v, b)})"
+
+    def store_code(self, v: str, b: str) -> str:
+        return f"_share({b}, {v})"
+
+    def raw_default_code(self, b: str) -> str:
+        return "_NO_MEMBERS"
+
+    def make_property(self, slot: str) -> property:
+        return members_property(slot)
 
     def wire_code(self, v: str, b: str) -> str:
         return f"list(map(_VALUE_OF, {v}))"
 
     def read_code(self, v: str, b: str) -> str:
-        return f"list(map({b}._value2member_map_.__getitem__, _exact_list({v})))"
+        return f"_share_values({b}, _exact_list({v}))"
 
     def read_is_checked(self) -> bool:
         return True
@@ -347,6 +410,8 @@ class _Nullable(Kind):
 
 UUID_KIND = _Uuid(to_uuid, "string", "TEXT")
 """A UUID; on the wire its lowercase hyphenated text."""
+GENERATED_UUID = _GeneratedUuid(to_uuid, "string", "TEXT")
+"""A UUID that defaults to a new random one (kept compact until read)."""
 TIMESTAMP = _Timestamp(to_datetime, "string", "TEXT")
 """An aware datetime, writable in UTC; on the wire RFC 3339 text."""
 BOOL = _Bool(any_bool, "boolean", "INTEGER")

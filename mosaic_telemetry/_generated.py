@@ -13,6 +13,15 @@ from operator import attrgetter as _attrgetter
 from sys import float_info as _float_info
 from uuid import UUID as _UUID
 
+from ._compact import (
+    NO_MEMBERS as _NO_MEMBERS,
+    Members as _Members,
+    id_text as _id_text,
+    new_uuid4_bits as _new_uuid4_bits,
+    share as _share,
+    share_values as _share_values,
+    uuid_bits_from_text as _uuid_bits_from_text,
+)
 from ._fields import MISSING as _MISSING
 from ._validation import (
     check_fields as _check_fields,
@@ -444,17 +453,11 @@ def TaskCompletionEvent_methods(cls, F):
     RULES = cls._RULES
 
     def __init__(self, *, instance_id, event_id=_MISSING, schema_version=D_schema_version, timestamp=_MISSING, task_duration_ms, task_type, complexity, harness, model, provider, estimated_input_tokens, estimated_output_tokens, actual_input_tokens, actual_output_tokens, estimated_cost_usd_micros, actual_cost_usd_micros, quality_gate_passed, quality_gates_run=_MISSING, quality_gates_failed=_MISSING, context_compactions, context_rotations, context_utilization_final, outcome, retry_count, language=D_language, repo_size_category=D_repo_size_category):
-        if event_id is _MISSING:
-            event_id = D_event_id()
         if timestamp is _MISSING:
             timestamp = D_timestamp()
-        if quality_gates_run is _MISSING:
-            quality_gates_run = D_quality_gates_run()
-        if quality_gates_failed is _MISSING:
-            quality_gates_failed = D_quality_gates_failed()
         if (
             type(instance_id) is _UUID
-            and type(event_id) is _UUID
+            and (event_id is _MISSING or type(event_id) is _UUID)
             and type(schema_version) is str and (schema_version.isascii() or _utf8_ok(schema_version))
             and type(timestamp) is _datetime and timestamp.tzinfo is _UTC
             and type(task_duration_ms) is int and 0 <= task_duration_ms <= 86400000
@@ -470,8 +473,8 @@ def TaskCompletionEvent_methods(cls, F):
             and type(estimated_cost_usd_micros) is int and 0 <= estimated_cost_usd_micros <= 100000000
             and type(actual_cost_usd_micros) is int and 0 <= actual_cost_usd_micros <= 100000000
             and (quality_gate_passed is True or quality_gate_passed is False)
-            and type(quality_gates_run) is list and all(map(B_quality_gates_run.__instancecheck__, quality_gates_run))
-            and type(quality_gates_failed) is list and all(map(B_quality_gates_failed.__instancecheck__, quality_gates_failed))
+            and (quality_gates_run is _MISSING or type(quality_gates_run) is list and all(map(B_quality_gates_run.__instancecheck__, quality_gates_run)))
+            and (quality_gates_failed is _MISSING or type(quality_gates_failed) is list and all(map(B_quality_gates_failed.__instancecheck__, quality_gates_failed)))
             and type(context_compactions) is int and 0 <= context_compactions <= 100
             and type(context_rotations) is int and 0 <= context_rotations <= 50
             and type(context_utilization_final) is float and 0.0 <= context_utilization_final <= 1.0
@@ -481,7 +484,7 @@ def TaskCompletionEvent_methods(cls, F):
             and (repo_size_category is None or type(repo_size_category) is B_repo_size_category)
         ):
             self.instance_id = instance_id
-            self.event_id = event_id
+            self._event_id = _new_uuid4_bits() if event_id is _MISSING else event_id
             self.schema_version = schema_version
             self.timestamp = timestamp
             self.task_duration_ms = task_duration_ms
@@ -497,8 +500,8 @@ def TaskCompletionEvent_methods(cls, F):
             self.estimated_cost_usd_micros = estimated_cost_usd_micros
             self.actual_cost_usd_micros = actual_cost_usd_micros
             self.quality_gate_passed = quality_gate_passed
-            self.quality_gates_run = [*quality_gates_run]
-            self.quality_gates_failed = [*quality_gates_failed]
+            self._quality_gates_run = _NO_MEMBERS if quality_gates_run is _MISSING else _share(B_quality_gates_run, quality_gates_run)
+            self._quality_gates_failed = _NO_MEMBERS if quality_gates_failed is _MISSING else _share(B_quality_gates_failed, quality_gates_failed)
             self.context_compactions = context_compactions
             self.context_rotations = context_rotations
             self.context_utilization_final = context_utilization_final
@@ -507,6 +510,12 @@ def TaskCompletionEvent_methods(cls, F):
             self.language = language
             self.repo_size_category = repo_size_category
             return
+        if event_id is _MISSING:
+            event_id = D_event_id()
+        if quality_gates_run is _MISSING:
+            quality_gates_run = D_quality_gates_run()
+        if quality_gates_failed is _MISSING:
+            quality_gates_failed = D_quality_gates_failed()
         values = _check_fields('TaskCompletionEvent', RULES, {'instance_id': instance_id, 'event_id': event_id, 'schema_version': schema_version, 'timestamp': timestamp, 'task_duration_ms': task_duration_ms, 'task_type': task_type, 'complexity': complexity, 'harness': harness, 'model': model, 'provider': provider, 'estimated_input_tokens': estimated_input_tokens, 'estimated_output_tokens': estimated_output_tokens, 'actual_input_tokens': actual_input_tokens, 'actual_output_tokens': actual_output_tokens, 'estimated_cost_usd_micros': estimated_cost_usd_micros, 'actual_cost_usd_micros': actual_cost_usd_micros, 'quality_gate_passed': quality_gate_passed, 'quality_gates_run': quality_gates_run, 'quality_gates_failed': quality_gates_failed, 'context_compactions': context_compactions, 'context_rotations': context_rotations, 'context_utilization_final': context_utilization_final, 'outcome': outcome, 'retry_count': retry_count, 'language': language, 'repo_size_category': repo_size_category})
         self.instance_id = values['instance_id']
         self.event_id = values['event_id']
@@ -547,7 +556,7 @@ def TaskCompletionEvent_methods(cls, F):
         """Return the JSON-ready dict of the wire format."""
         return {
             'instance_id': _uuid_text(self.instance_id),
-            'event_id': _uuid_text(self.event_id),
+            'event_id': _id_text(self._event_id),
             'schema_version': self.schema_version,
             'timestamp': (self.timestamp.isoformat()[:-6] + 'Z' if self.timestamp.tzinfo is _UTC else _format_datetime(self.timestamp)),
             'task_duration_ms': self.task_duration_ms,
@@ -563,8 +572,8 @@ def TaskCompletionEvent_methods(cls, F):
             'estimated_cost_usd_micros': self.estimated_cost_usd_micros,
             'actual_cost_usd_micros': self.actual_cost_usd_micros,
             'quality_gate_passed': self.quality_gate_passed,
-            'quality_gates_run': list(map(_VALUE_OF, self.quality_gates_run)),
-            'quality_gates_failed': list(map(_VALUE_OF, self.quality_gates_failed)),
+            'quality_gates_run': list(map(_VALUE_OF, self._quality_gates_run)),
+            'quality_gates_failed': list(map(_VALUE_OF, self._quality_gates_failed)),
             'context_compactions': self.context_compactions,
             'context_rotations': self.context_rotations,
             'context_utilization_final': self.context_utilization_final,
@@ -578,7 +587,7 @@ def TaskCompletionEvent_methods(cls, F):
         """Whether the current values pass the fast checks (nothing mutated badly)."""
         return (
             type(self.instance_id) is _UUID
-            and type(self.event_id) is _UUID
+            and (type(self._event_id) is _UUID or type(self._event_id) is int)
             and type(self.schema_version) is str and (self.schema_version.isascii() or _utf8_ok(self.schema_version))
             and type(self.timestamp) is _datetime and self.timestamp.tzinfo is _UTC
             and type(self.task_duration_ms) is int and 0 <= self.task_duration_ms <= 86400000
@@ -594,8 +603,8 @@ def TaskCompletionEvent_methods(cls, F):
             and type(self.estimated_cost_usd_micros) is int and 0 <= self.estimated_cost_usd_micros <= 100000000
             and type(self.actual_cost_usd_micros) is int and 0 <= self.actual_cost_usd_micros <= 100000000
             and (self.quality_gate_passed is True or self.quality_gate_passed is False)
-            and type(self.quality_gates_run) is list and all(map(B_quality_gates_run.__instancecheck__, self.quality_gates_run))
-            and type(self.quality_gates_failed) is list and all(map(B_quality_gates_failed.__instancecheck__, self.quality_gates_failed))
+            and (type(self._quality_gates_run) is _Members or type(self._quality_gates_run) is list and all(map(B_quality_gates_run.__instancecheck__, self._quality_gates_run)))
+            and (type(self._quality_gates_failed) is _Members or type(self._quality_gates_failed) is list and all(map(B_quality_gates_failed.__instancecheck__, self._quality_gates_failed)))
             and type(self.context_compactions) is int and 0 <= self.context_compactions <= 100
             and type(self.context_rotations) is int and 0 <= self.context_rotations <= 50
             and type(self.context_utilization_final) is float and 0.0 <= self.context_utilization_final <= 1.0
@@ -613,7 +622,7 @@ def TaskCompletionEvent_methods(cls, F):
         v = data['instance_id']
         self.instance_id = _uuid_from_text(v)
         v = data['event_id']
-        self.event_id = _uuid_from_text(v)
+        self._event_id = _uuid_bits_from_text(v)
         v = data['schema_version']
         if not (type(v) is str and (v.isascii() or _utf8_ok(v))):
             raise ValueError(v)
@@ -665,9 +674,9 @@ def TaskCompletionEvent_methods(cls, F):
             raise ValueError(v)
         self.quality_gate_passed = v
         v = data['quality_gates_run']
-        self.quality_gates_run = list(map(B_quality_gates_run._value2member_map_.__getitem__, _exact_list(v)))
+        self._quality_gates_run = _share_values(B_quality_gates_run, _exact_list(v))
         v = data['quality_gates_failed']
-        self.quality_gates_failed = list(map(B_quality_gates_failed._value2member_map_.__getitem__, _exact_list(v)))
+        self._quality_gates_failed = _share_values(B_quality_gates_failed, _exact_list(v))
         v = data['context_compactions']
         if not (type(v) is int and 0 <= v <= 100):
             raise ValueError(v)
@@ -727,7 +736,7 @@ def TaskCompletionEvent_methods(cls, F):
             '}'
         ) % (
             _uuid_text(self.instance_id),
-            _uuid_text(self.event_id),
+            _id_text(self._event_id),
             enc(self.schema_version),
             self.timestamp.isoformat()[:-6],
             self.task_duration_ms,
@@ -743,8 +752,8 @@ def TaskCompletionEvent_methods(cls, F):
             self.estimated_cost_usd_micros,
             self.actual_cost_usd_micros,
             ('true' if self.quality_gate_passed else 'false'),
-            ('["' + '","'.join(map(_VALUE_OF, self.quality_gates_run)) + '"]' if self.quality_gates_run else '[]'),
-            ('["' + '","'.join(map(_VALUE_OF, self.quality_gates_failed)) + '"]' if self.quality_gates_failed else '[]'),
+            ('["' + '","'.join(map(_VALUE_OF, self._quality_gates_run)) + '"]' if self._quality_gates_run else '[]'),
+            ('["' + '","'.join(map(_VALUE_OF, self._quality_gates_failed)) + '"]' if self._quality_gates_failed else '[]'),
             self.context_compactions,
             self.context_rotations,
             self.context_utilization_final,
@@ -824,7 +833,7 @@ FIELDS = {
     'PredictionQuery': (('task_type', 'Choice'), ('model', 'Text,lo=1,hi=100'), ('provider', 'Choice'), ('complexity', 'Choice')),
     'PredictionResponse': (('prediction', 'Nullable,NestedOne'), ('metadata', 'NestedOne')),
     'QualityPrediction': (('gate_pass_rate', 'Float,lo=0.0,hi=1.0'), ('success_rate', 'Float,lo=0.0,hi=1.0')),
-    'TaskCompletionEvent': (('instance_id', 'Uuid'), ('event_id', 'Uuid'), ('schema_version', 'Text,lo=0,hi=None'), ('timestamp', 'Timestamp'), ('task_duration_ms', 'Int,lo=0,hi=86400000'), ('task_type', 'Choice'), ('complexity', 'Choice'), ('harness', 'Choice'), ('model', 'Text,lo=1,hi=100'), ('provider', 'Choice'), ('estimated_input_tokens', 'Int,lo=0,hi=10000000'), ('estimated_output_tokens', 'Int,lo=0,hi=10000000'), ('actual_input_tokens', 'Int,lo=0,hi=10000000'), ('actual_output_tokens', 'Int,lo=0,hi=10000000'), ('estimated_cost_usd_micros', 'Int,lo=0,hi=100000000'), ('actual_cost_usd_micros', 'Int,lo=0,hi=100000000'), ('quality_gate_passed', 'Bool'), ('quality_gates_run', 'ChoiceList'), ('quality_gates_failed', 'ChoiceList'), ('context_compactions', 'Int,lo=0,hi=100'), ('context_rotations', 'Int,lo=0,hi=50'), ('context_utilization_final', 'Float,lo=0.0,hi=1.0'), ('outcome', 'Choice'), ('retry_count', 'Int,lo=0,hi=20'), ('language', 'Nullable,Text,lo=0,hi=30'), ('repo_size_category', 'Nullable,Choice')),
+    'TaskCompletionEvent': (('instance_id', 'Uuid'), ('event_id', 'GeneratedUuid'), ('schema_version', 'Text,lo=0,hi=None'), ('timestamp', 'Timestamp'), ('task_duration_ms', 'Int,lo=0,hi=86400000'), ('task_type', 'Choice'), ('complexity', 'Choice'), ('harness', 'Choice'), ('model', 'Text,lo=1,hi=100'), ('provider', 'Choice'), ('estimated_input_tokens', 'Int,lo=0,hi=10000000'), ('estimated_output_tokens', 'Int,lo=0,hi=10000000'), ('actual_input_tokens', 'Int,lo=0,hi=10000000'), ('actual_output_tokens', 'Int,lo=0,hi=10000000'), ('estimated_cost_usd_micros', 'Int,lo=0,hi=100000000'), ('actual_cost_usd_micros', 'Int,lo=0,hi=100000000'), ('quality_gate_passed', 'Bool'), ('quality_gates_run', 'ChoiceList'), ('quality_gates_failed', 'ChoiceList'), ('context_compactions', 'Int,lo=0,hi=100'), ('context_rotations', 'Int,lo=0,hi=50'), ('context_utilization_final', 'Float,lo=0.0,hi=1.0'), ('outcome', 'Choice'), ('retry_count', 'Int,lo=0,hi=20'), ('language', 'Nullable,Text,lo=0,hi=30'), ('repo_size_category', 'Nullable,Choice')),
     'TokenDistribution': (('p10', 'Int,lo=0,hi=None'), ('p25', 'Int,lo=0,hi=None'), ('median', 'Int,lo=0,hi=None'), ('p75', 'Int,lo=0,hi=None'), ('p90', 'Int,lo=0,hi=None')),
 }
 """Each model's field names and kinds when this file was written."""

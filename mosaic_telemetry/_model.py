@@ -75,7 +75,10 @@ class _ModelType(type):
                 specs.append(spec)
         if not bases:  # Model itself
             return super().__new__(mcs, name, bases, namespace)
-        namespace["__slots__"] = tuple(s.name for s in specs)
+        namespace["__slots__"] = tuple(f"_{s.name}" if s.kind.raw else s.name for s in specs)
+        for spec in specs:
+            if spec.kind.raw:  # kept compact in _<name>; read and set through a property
+                namespace[spec.name] = spec.kind.make_property(f"_{spec.name}")
         namespace.setdefault("__match_args__", ())  # kw-only fields, as dataclasses does
         cls: Any = super().__new__(mcs, name, bases, namespace)
         fields = tuple(specs)

@@ -34,6 +34,7 @@ __all__ = [
     "int_range",
     "list_of_enum",
     "new_uuid4",
+    "new_uuid4_bits",
     "optional",
     "parse_datetime",
     "str_length",
@@ -42,7 +43,9 @@ __all__ = [
     "to_uuid",
     "utc_from_text",
     "utf8_ok",
+    "uuid_bits_from_text",
     "uuid_from_text",
+    "uuid_of_int",
     "uuid_text",
 ]
 
@@ -267,7 +270,7 @@ _V4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
 _V4_SET = (4 << 76) | (0x8000 << 48)
 
 
-def _uuid_of_int(number: int) -> UUID:
+def uuid_of_int(number: int) -> UUID:
     """``UUID(int=number)`` for a number known to be in range, without UUID.__init__'s checks."""
     value = _new_object(UUID)
     _set_attribute(value, "int", number)
@@ -275,13 +278,36 @@ def _uuid_of_int(number: int) -> UUID:
     return value
 
 
+def new_uuid4_bits() -> int:
+    """The 128 bits of a random (version 4) UUID, from ``os.urandom`` as ``uuid.uuid4()``."""
+    return int.from_bytes(_urandom(16), "big") & _V4_CLEAR | _V4_SET
+
+
 def new_uuid4() -> UUID:
-    """A random (version 4) UUID from ``os.urandom``, as ``uuid.uuid4()`` makes, faster."""
-    return _uuid_of_int(int.from_bytes(_urandom(16), "big") & _V4_CLEAR | _V4_SET)
+    """A random (version 4) UUID, as ``uuid.uuid4()`` makes, faster."""
+    return uuid_of_int(new_uuid4_bits())
 
 
 _from_hex = bytes.fromhex
 _last_uuid: tuple[str, UUID] = ("", UUID(int=0))
+
+
+def uuid_bits_from_text(text: str) -> int:
+    """The 128 bits of a UUID in the canonical 36-character form.
+
+    Raises:
+        ValueError: ``text`` is not in the canonical form.
+        TypeError: ``text`` is not a string.
+    """
+    if type(text) is not str or len(text) != 36 or text.count("-") != 4:
+        raise ValueError(text)
+    if text[8] != "-" or text[13] != "-" or text[18] != "-" or text[23] != "-":
+        raise ValueError(text)
+    # fromhex refuses every non-hex character; whitespace it skips would leave < 16 bytes.
+    raw = _from_hex(text.replace("-", ""))
+    if len(raw) != 16:
+        raise ValueError(text)
+    return int.from_bytes(raw, "big")
 
 
 def uuid_from_text(text: str) -> UUID:
@@ -295,15 +321,7 @@ def uuid_from_text(text: str) -> UUID:
     last_text, last_value = _last_uuid
     if text == last_text:
         return last_value
-    if type(text) is not str or len(text) != 36 or text.count("-") != 4:
-        raise ValueError(text)
-    if text[8] != "-" or text[13] != "-" or text[18] != "-" or text[23] != "-":
-        raise ValueError(text)
-    # fromhex refuses every non-hex character; whitespace it skips would leave < 16 bytes.
-    raw = _from_hex(text.replace("-", ""))
-    if len(raw) != 16:
-        raise ValueError(text)
-    value = _uuid_of_int(int.from_bytes(raw, "big"))
+    value = uuid_of_int(uuid_bits_from_text(text))
     _last_uuid = (text, value)
     return value
 

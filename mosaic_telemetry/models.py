@@ -14,6 +14,7 @@ from uuid import UUID
 
 from ._fields import (
     BOOL,
+    GENERATED_UUID,
     MAPPING,
     TIMESTAMP,
     UUID_KIND,
@@ -141,7 +142,7 @@ class TaskCompletionEvent(Model):
     """One finished task, as reported to ``POST /v1/events/batch`` (schema 1.0)."""
 
     instance_id: UUID = field(UUID_KIND)
-    event_id: UUID = field(UUID_KIND, default_factory=new_uuid4)
+    event_id: UUID = field(GENERATED_UUID, default_factory=new_uuid4)
     schema_version: str = field(text(), default=SCHEMA_VERSION)
     timestamp: datetime = field(TIMESTAMP, default_factory=_utc_now)
     task_duration_ms: int = field(count(0, MAX_DURATION_MS), builder=0)
@@ -157,12 +158,8 @@ class TaskCompletionEvent(Model):
     estimated_cost_usd_micros: int = field(_COST, builder=0)
     actual_cost_usd_micros: int = field(_COST, builder=0)
     quality_gate_passed: bool = field(BOOL, builder=False)
-    quality_gates_run: list[QualityGate] = field(
-        choices(QualityGate), default_factory=list, builder=()
-    )
-    quality_gates_failed: list[QualityGate] = field(
-        choices(QualityGate), default_factory=list, builder=()
-    )
+    quality_gates_run: list[QualityGate] = field(choices(QualityGate), default_factory=list)
+    quality_gates_failed: list[QualityGate] = field(choices(QualityGate), default_factory=list)
     context_compactions: int = field(count(0, MAX_COMPACTIONS), builder=0)
     context_rotations: int = field(count(0, MAX_ROTATIONS), builder=0)
     context_utilization_final: float = field(number(0.0, 1.0), builder=0.0)
