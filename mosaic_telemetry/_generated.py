@@ -824,16 +824,16 @@ def TokenDistribution_methods(cls, F):
 
 
 FIELDS = {
-    'BatchEventRequest': (('events', 'NestedList,lo=1,hi=100'),),
-    'BatchEventResponse': (('accepted', 'Int,lo=0,hi=None'), ('rejected', 'Int,lo=0,hi=None'), ('results', 'NestedList,lo=0,hi=None')),
-    'BatchEventResult': (('event_id', 'Uuid'), ('status', 'Status'), ('error', 'Nullable,Text,lo=0,hi=None')),
-    'CorrectionFactors': (('input', 'Float,lo=0.0,hi=None'), ('output', 'Float,lo=0.0,hi=None')),
-    'PredictionData': (('input_tokens', 'NestedOne'), ('output_tokens', 'NestedOne'), ('cost_usd_micros', 'Mapping'), ('duration_ms', 'Mapping'), ('correction_factors', 'NestedOne'), ('quality', 'NestedOne')),
-    'PredictionMetadata': (('sample_size', 'Int,lo=0,hi=None'), ('fallback_level', 'Int,lo=-1,hi=None'), ('confidence', 'Text,lo=0,hi=None'), ('last_updated', 'Nullable,Timestamp'), ('dimensions_matched', 'Nullable,Mapping'), ('fallback_note', 'Nullable,Text,lo=0,hi=None'), ('cache_hit', 'Bool')),
-    'PredictionQuery': (('task_type', 'Choice'), ('model', 'Text,lo=1,hi=100'), ('provider', 'Choice'), ('complexity', 'Choice')),
-    'PredictionResponse': (('prediction', 'Nullable,NestedOne'), ('metadata', 'NestedOne')),
-    'QualityPrediction': (('gate_pass_rate', 'Float,lo=0.0,hi=1.0'), ('success_rate', 'Float,lo=0.0,hi=1.0')),
-    'TaskCompletionEvent': (('instance_id', 'Uuid'), ('event_id', 'GeneratedUuid'), ('schema_version', 'Text,lo=0,hi=None'), ('timestamp', 'Timestamp'), ('task_duration_ms', 'Int,lo=0,hi=86400000'), ('task_type', 'Choice'), ('complexity', 'Choice'), ('harness', 'Choice'), ('model', 'Text,lo=1,hi=100'), ('provider', 'Choice'), ('estimated_input_tokens', 'Int,lo=0,hi=10000000'), ('estimated_output_tokens', 'Int,lo=0,hi=10000000'), ('actual_input_tokens', 'Int,lo=0,hi=10000000'), ('actual_output_tokens', 'Int,lo=0,hi=10000000'), ('estimated_cost_usd_micros', 'Int,lo=0,hi=100000000'), ('actual_cost_usd_micros', 'Int,lo=0,hi=100000000'), ('quality_gate_passed', 'Bool'), ('quality_gates_run', 'ChoiceList'), ('quality_gates_failed', 'ChoiceList'), ('context_compactions', 'Int,lo=0,hi=100'), ('context_rotations', 'Int,lo=0,hi=50'), ('context_utilization_final', 'Float,lo=0.0,hi=1.0'), ('outcome', 'Choice'), ('retry_count', 'Int,lo=0,hi=20'), ('language', 'Nullable,Text,lo=0,hi=30'), ('repo_size_category', 'Nullable,Choice')),
-    'TokenDistribution': (('p10', 'Int,lo=0,hi=None'), ('p25', 'Int,lo=0,hi=None'), ('median', 'Int,lo=0,hi=None'), ('p75', 'Int,lo=0,hi=None'), ('p90', 'Int,lo=0,hi=None')),
+    'BatchEventRequest': (('events', 'NestedListKind,lo=1,hi=100'),),
+    'BatchEventResponse': (('accepted', 'IntKind,lo=0,hi=None'), ('rejected', 'IntKind,lo=0,hi=None'), ('results', 'NestedListKind,lo=0,hi=None')),
+    'BatchEventResult': (('event_id', 'UuidKind'), ('status', 'StatusKind'), ('error', 'NullableKind,TextKind,lo=0,hi=None')),
+    'CorrectionFactors': (('input', 'FloatKind,lo=0.0,hi=None'), ('output', 'FloatKind,lo=0.0,hi=None')),
+    'PredictionData': (('input_tokens', 'NestedOneKind'), ('output_tokens', 'NestedOneKind'), ('cost_usd_micros', 'MappingKind'), ('duration_ms', 'MappingKind'), ('correction_factors', 'NestedOneKind'), ('quality', 'NestedOneKind')),
+    'PredictionMetadata': (('sample_size', 'IntKind,lo=0,hi=None'), ('fallback_level', 'IntKind,lo=-1,hi=None'), ('confidence', 'TextKind,lo=0,hi=None'), ('last_updated', 'NullableKind,TimestampKind'), ('dimensions_matched', 'NullableKind,MappingKind'), ('fallback_note', 'NullableKind,TextKind,lo=0,hi=None'), ('cache_hit', 'BoolKind')),
+    'PredictionQuery': (('task_type', 'ChoiceKind'), ('model', 'TextKind,lo=1,hi=100'), ('provider', 'ChoiceKind'), ('complexity', 'ChoiceKind')),
+    'PredictionResponse': (('prediction', 'NullableKind,NestedOneKind'), ('metadata', 'NestedOneKind')),
+    'QualityPrediction': (('gate_pass_rate', 'FloatKind,lo=0.0,hi=1.0'), ('success_rate', 'FloatKind,lo=0.0,hi=1.0')),
+    'TaskCompletionEvent': (('instance_id', 'UuidKind'), ('event_id', 'GeneratedUuidKind'), ('schema_version', 'TextKind,lo=0,hi=None'), ('timestamp', 'TimestampKind'), ('task_duration_ms', 'IntKind,lo=0,hi=86400000'), ('task_type', 'ChoiceKind'), ('complexity', 'ChoiceKind'), ('harness', 'ChoiceKind'), ('model', 'TextKind,lo=1,hi=100'), ('provider', 'ChoiceKind'), ('estimated_input_tokens', 'IntKind,lo=0,hi=10000000'), ('estimated_output_tokens', 'IntKind,lo=0,hi=10000000'), ('actual_input_tokens', 'IntKind,lo=0,hi=10000000'), ('actual_output_tokens', 'IntKind,lo=0,hi=10000000'), ('estimated_cost_usd_micros', 'IntKind,lo=0,hi=100000000'), ('actual_cost_usd_micros', 'IntKind,lo=0,hi=100000000'), ('quality_gate_passed', 'BoolKind'), ('quality_gates_run', 'ChoiceListKind'), ('quality_gates_failed', 'ChoiceListKind'), ('context_compactions', 'IntKind,lo=0,hi=100'), ('context_rotations', 'IntKind,lo=0,hi=50'), ('context_utilization_final', 'FloatKind,lo=0.0,hi=1.0'), ('outcome', 'ChoiceKind'), ('retry_count', 'IntKind,lo=0,hi=20'), ('language', 'NullableKind,TextKind,lo=0,hi=30'), ('repo_size_category', 'NullableKind,ChoiceKind')),
+    'TokenDistribution': (('p10', 'IntKind,lo=0,hi=None'), ('p25', 'IntKind,lo=0,hi=None'), ('median', 'IntKind,lo=0,hi=None'), ('p75', 'IntKind,lo=0,hi=None'), ('p90', 'IntKind,lo=0,hi=None')),
 }
 """Each model's field names and kinds when this file was written."""

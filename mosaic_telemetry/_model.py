@@ -144,7 +144,7 @@ def generated_shape(fields: tuple[FieldSpec, ...]) -> tuple[tuple[str, str], ...
 
 def kind_signature(kind: Any) -> str:
     """A kind's class and parameters, as text (stale generated code shows as a mismatch)."""
-    parts = [type(kind).__name__.lstrip("_")]
+    parts = [type(kind).__name__]
     for attr in ("lo", "hi"):
         if hasattr(kind, attr):
             parts.append(f"{attr}={getattr(kind, attr)!r}")
