@@ -2,11 +2,11 @@
 
 Usage: ``python benchmarks/run.py`` (about a minute), ``--quick`` (a smoke run of
 well under 30 s, for CI), ``--json FILE`` to also write the figures, ``--markdown``
-for the table of docs/performance.md, ``--only import,models,client,cold`` to run some
-groups. ``MOSAIC_BENCH_ROOT=DIR`` measures the package in DIR (a patched copy)
-instead of this checkout. Figures are medians of repeated runs with their spread;
-a MISS is reported, never an error. The exit status is 1 only when a correctness
-check fails (events lost end to end).
+for the table of docs/performance.md, ``--only import,models,client`` to run some
+groups (of ``import``, ``models``, ``client``, ``cold``, ``spool``). ``MOSAIC_BENCH_ROOT=DIR``
+measures the package in DIR (a patched copy) instead of this checkout. Figures are
+medians of repeated runs with their spread; a MISS is reported, never an error. The
+exit status is 1 only when a correctness check fails (events lost end to end).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import bench_client
 import bench_cold_start
 import bench_import
 import bench_models
+import bench_spool
 from _util import Figure, fmt, machine_info, machine_speed
 
 GROUPS: dict[str, Callable[[bool], list[Figure]]] = {
@@ -29,12 +30,14 @@ GROUPS: dict[str, Callable[[bool], list[Figure]]] = {
     "models": lambda quick: bench_models.figures(quick=quick),
     "client": lambda quick: bench_client.figures(quick=quick),
     "cold": lambda quick: bench_cold_start.figures(runs=3 if quick else 9),
+    "spool": lambda quick: bench_spool.figures(quick=quick),
 }
 TITLES = {
     "import": "Import",
     "models": "Per event (data layer)",
     "client": "Client: track(), memory, end to end, stop(), idle",
     "cold": "Cold start (fresh process: import, track one event, flush)",
+    "spool": "Spool engine: append, sync, replay",
 }
 
 

@@ -28,7 +28,9 @@ _FILL_FROM_ENV = {
     "api_key": "API_KEY",
     "instance_id": "INSTANCE_ID",
     "ca_file": "CA_FILE",
+    "spool_dir": "SPOOL_DIR",
 }
+_SPOOL_MIN_BYTES = 64 * 1024
 
 
 def mask_secret(secret: str) -> str:
@@ -45,8 +47,8 @@ class TelemetryConfig:
     """All settings of a :class:`TelemetryClient`.
 
     ``MOSAIC_TELEMETRY_ENABLED`` always overrides ``enabled``;
-    ``MOSAIC_TELEMETRY_SERVER_URL``, ``_API_KEY``, ``_INSTANCE_ID`` and ``_CA_FILE``
-    fill their field only when it was left empty. Trailing slashes of
+    ``MOSAIC_TELEMETRY_SERVER_URL``, ``_API_KEY``, ``_INSTANCE_ID``, ``_CA_FILE`` and
+    ``_SPOOL_DIR`` fill their field only when it was left empty. Trailing slashes of
     ``server_url`` are stripped.
     """
 
@@ -65,6 +67,8 @@ class TelemetryConfig:
     shutdown_timeout_seconds: float = 5.0
     ca_file: str = ""
     gzip: bool = False
+    spool_dir: str | None = None
+    spool_max_bytes: int = 64 * 1024 * 1024
 
     def __post_init__(self) -> None:
         env = os.environ
@@ -78,6 +82,9 @@ class TelemetryConfig:
                     setattr(self, name, value)
         if isinstance(self.server_url, str):
             self.server_url = self.server_url.rstrip("/")
+        spool_dir: object = self.spool_dir
+        if isinstance(spool_dir, os.PathLike):  # a pathlib.Path is welcome too
+            self.spool_dir = os.fspath(spool_dir)
 
     def validate(self) -> list[str]:
         """Check every setting; return one message per problem (empty when valid)."""
@@ -106,6 +113,27 @@ class TelemetryConfig:
             problems.append("user_agent must be a string without control characters")
         if self.ca_file and not os.path.isfile(self.ca_file):
             problems.append(f"ca_file must name a readable file, got {self.ca_file[:200]!r}")
+        problems.extend(self._spool_problems())
+        return problems
+
+    def _spool_problems(self) -> list[str]:
+        problems: list[str] = []
+        spool_dir: object = self.spool_dir  # the annotation is a promise callers may break
+        if spool_dir is not None and not isinstance(spool_dir, str):
+            problems.append(f"spool_dir must be a path string or None, got {spool_dir!r:.60}")
+        elif spool_dir and _CONTROL.search(spool_dir):
+            problems.append(
+                f"spool_dir must not contain control characters, got {spool_dir!r:.200}"
+            )
+        elif spool_dir and os.path.exists(spool_dir):
+            from ._spool_dir import directory_problem  # noqa: PLC0415  # only with a spool
+
+            problem = directory_problem(spool_dir)
+            if problem is not None:
+                problems.append(problem)
+        size = self.spool_max_bytes
+        if not _is_int(size) or size < _SPOOL_MIN_BYTES:
+            problems.append(f"spool_max_bytes must be an int of 65536 or more, got {size!r}")
         return problems
 
     def _number_problems(self) -> list[str]:

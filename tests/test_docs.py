@@ -342,7 +342,11 @@ def _config_rows() -> dict[str, list[str]]:
     """The README's configuration table: field name -> its cells (type, default, env, rule)."""
     rows: dict[str, list[str]] = {}
     for line in section_titled("Configuration").splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        # A cell writes a literal pipe (``str \\| None``) escaped, as Markdown tables need.
+        cells = [
+            cell.strip().replace("\\|", "|")
+            for cell in re.split(r"(?<!\\)\|", line.strip().strip("|"))
+        ]
         if line.startswith("| `") and len(cells) == 5:
             rows[cells[0].strip("`")] = cells[1:]
     return rows
