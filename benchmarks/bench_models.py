@@ -7,12 +7,15 @@ this package from the checkout, pydantic v2 with the original SDK's models
 (benchmarks/_peer_venv.py). The samples are interleaved, one side then the other, so a
 slow spell of the machine hits both; every figure is quoted as a median and as the
 ratio of the medians (ours / pydantic's). Every operation reads a fresh, distinct event.
+``MOSAIC_BENCH_BASELINE=DIR`` adds a third side, the package in DIR (e.g. an older commit,
+``git archive``'d), in the same interleaved run: the "before" columns.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -67,6 +70,12 @@ class Worker:
         self.proc.wait(timeout=30)
 
 
+def _baseline() -> Worker | None:
+    """The package at ``$MOSAIC_BENCH_BASELINE`` (an older copy), measured in the same run."""
+    root = os.environ.get("MOSAIC_BENCH_BASELINE")
+    return None if not root else Worker("mosaic", root, sys.executable)
+
+
 def _workers() -> tuple[Worker, Worker | None, str]:
     ours = Worker("mosaic", str(REPO_ROOT), sys.executable)
     try:
@@ -78,19 +87,18 @@ def _workers() -> tuple[Worker, Worker | None, str]:
 
 
 def _interleaved(
-    ours: Worker, peer: Worker | None, op: str, number: int, repeat: int
-) -> tuple[list[float], list[float]]:
-    """``repeat`` samples per side, alternating which side goes first; one warm-up each."""
-    mine: list[float] = []
-    theirs: list[float] = []
-    sides = [(ours, mine)] + ([] if peer is None else [(peer, theirs)])
+    workers: list[Worker | None], op: str, number: int, repeat: int
+) -> list[list[float]]:
+    """``repeat`` samples per worker, rotating which goes first; one warm-up each."""
+    samples: list[list[float]] = [[] for _ in workers]
+    sides = [(w, out) for w, out in zip(workers, samples, strict=True) if w is not None]
     for index in range(repeat + 1):
-        order = sides if index % 2 == 0 else sides[::-1]
-        for worker, samples in order:
+        shift = index % len(sides)
+        for worker, out in sides[shift:] + sides[:shift]:
             ns = worker.ask(op=op, number=number)["ns"]
             if index and ns is not None:
-                samples.append(ns / 1000)
-    return mine, theirs
+                out.append(ns / 1000)
+    return samples
 
 
 def figures(*, quick: bool = False) -> list[Figure]:
@@ -98,12 +106,17 @@ def figures(*, quick: bool = False) -> list[Figure]:
     repeat = 3 if quick else 11
     scale = 4 if quick else 1
     ours, peer, peer_name = _workers()
+    before = _baseline()
     out: list[Figure] = []
     try:
         for key, label, number, ratio_target in CASES:
-            mine, theirs = _interleaved(ours, peer, key, max(1, number // scale), repeat)
+            mine, theirs, old = _interleaved(
+                [ours, peer, before], key, max(1, number // scale), repeat
+            )
             summary = Summary.of(mine)
             extra: dict[str, Any] = {"peer": peer_name}
+            if old:
+                extra["before_median"] = Summary.of(old).median
             note = ""
             target = None
             if theirs:
@@ -123,6 +136,8 @@ def figures(*, quick: bool = False) -> list[Figure]:
         mine_b = [ours.ask(op="memory", count=count)["bytes"] for _ in range(1 if quick else 3)]
         note = ""
         extra = {"peer": peer_name}
+        if before is not None:
+            extra["before_median"] = before.ask(op="memory", count=count)["bytes"]
         if peer is not None:
             theirs_b = peer.ask(op="memory", count=count)["bytes"]
             ratio = Summary.of(mine_b).median / theirs_b
@@ -140,18 +155,32 @@ def figures(*, quick: bool = False) -> list[Figure]:
             )
         )
     finally:
-        ours.close()
-        if peer is not None:
-            peer.close()
+        for worker in (ours, peer, before):
+            if worker is not None:
+                worker.close()
     return out
 
 
 def format_table(figs: Sequence[Figure]) -> str:
     """A plain-text table: median, spread, pydantic's median, ratio, status."""
-    rows = [("figure", "median", "min - max", "pydantic v2", "ratio", "target", "status")]
+    rows = [
+        (
+            "figure",
+            "median",
+            "min - max",
+            "pydantic v2",
+            "ratio",
+            "before",
+            "ratio",
+            "target",
+            "status",
+        )
+    ]
     for f in figs:
         peer = f.extra.get("peer_median")
         ratio = f.extra.get("ratio")
+        old = f.extra.get("before_median")
+        old_ratio = None if old is None or peer is None else old / peer
         rows.append(
             (
                 f.label,
@@ -159,6 +188,8 @@ def format_table(figs: Sequence[Figure]) -> str:
                 f"{fmt(f.summary.minimum)} - {fmt(f.summary.maximum)}",
                 "" if peer is None else f"{fmt(peer)} {f.unit}",
                 "" if ratio is None else f"{ratio:.2f}x",
+                "" if old is None else f"{fmt(old)} {f.unit}",
+                "" if old_ratio is None else f"{old_ratio:.2f}x",
                 f.target_text,
                 f.status,
             )

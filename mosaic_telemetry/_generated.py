@@ -45,9 +45,16 @@ def _exact_list(value: object) -> list[object]:
 
 
 def _json_text_encoder() -> Callable[[str], str]:
-    """The standard library's C string encoder (json is imported on the first write)."""
+    """The standard library's C string encoder, found on the first write.
+
+    ``_json`` is the C half of ``json``: taking it alone skips importing ``json``
+    (and the ``re`` its decoder needs); ``json.encoder`` is the fallback.
+    """
     global _enc
-    from json.encoder import encode_basestring
+    try:
+        from _json import encode_basestring
+    except ImportError:  # an interpreter without the C accelerator
+        from json.encoder import encode_basestring
     _enc = encode_basestring
     return encode_basestring
 
