@@ -52,14 +52,15 @@ from ._compact import (
     uuid_bits_from_text as _uuid_bits_from_text,
 )
 from ._fields import MISSING as _MISSING
-from ._validation import (
-    check_fields as _check_fields,
+from ._text_forms import (
     format_datetime as _format_datetime,
     utc_from_text as _utc_from_text,
+    utc_text as _utc_text,
     utf8_ok as _utf8_ok,
     uuid_from_text as _uuid_from_text,
     uuid_text as _uuid_text,
 )
+from ._validation import check_fields as _check_fields
 
 _UTC = _timezone.utc
 _MAX_FLOAT = _float_info.max

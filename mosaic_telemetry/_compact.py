@@ -18,7 +18,9 @@ for a generated id).
 from __future__ import annotations
 
 from operator import attrgetter
+from uuid import UUID
 
+from ._text_forms import hex_uuid_text
 from ._validation import new_uuid4_bits, uuid_bits_from_text, uuid_of_int
 
 TYPE_CHECKING = False
@@ -49,18 +51,28 @@ class Members(tuple):  # type: ignore[type-arg]  # of enum members, any enum
 
 
 NO_MEMBERS = Members()
-_shared: dict[tuple[Any, ...], Members] = {}
+# Per enum class: shared tuples by their members, and by their members' values (wire
+# text). Members hash by name and text by itself, so the two never share a key space.
+_by_members: dict[type[Any], dict[tuple[Any, ...], Members]] = {}
+_by_values: dict[type[Any], dict[tuple[Any, ...], Members]] = {}
+
+
+def _remember(enum_cls: type[Any], members: tuple[Any, ...]) -> Members:
+    shared = Members(members)
+    known = _by_members.setdefault(enum_cls, {})
+    if len(known) < _MAX_SHARED:
+        known[members] = shared
+        _by_values.setdefault(enum_cls, {})[tuple(map(_VALUE_OF, members))] = shared
+    return shared
 
 
 def share(enum_cls: type[Any], members: list[Any]) -> Members:
     """The shared tuple of ``members`` (valid members of ``enum_cls``)."""
-    key = (enum_cls, *map(_VALUE_OF, members))
-    found = _shared.get(key)
-    if found is None:
-        found = Members(members)
-        if len(_shared) < _MAX_SHARED:
-            _shared[key] = found
-    return found
+    key = tuple(members)
+    try:
+        return _by_members[enum_cls][key]
+    except KeyError:
+        return _remember(enum_cls, key)
 
 
 def share_values(enum_cls: type[Any], values: list[Any]) -> Members:
@@ -70,11 +82,11 @@ def share_values(enum_cls: type[Any], values: list[Any]) -> Members:
         KeyError: a value is not one of ``enum_cls``'s.
         TypeError: a value is unhashable.
     """
-    found = _shared.get((enum_cls, *values))
-    if found is not None:
-        return found
-    lookup = enum_cls._value2member_map_
-    return share(enum_cls, [lookup[value] for value in values])
+    try:
+        return _by_values[enum_cls][tuple(values)]
+    except KeyError:
+        lookup = enum_cls._value2member_map_
+        return share(enum_cls, [lookup[value] for value in values])
 
 
 class _Assigned:
@@ -89,9 +101,10 @@ class _Assigned:
 def id_text(raw: Any) -> str:
     """The wire text of an id field's stored value (generated bits or a UUID)."""
     if type(raw) is int:
-        h = "%032x" % raw  # noqa: UP031  # what UUID.__str__ does
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-    return str(raw.value if type(raw) is _Assigned else raw)  # each id once: no cache
+        return hex_uuid_text(raw)
+    if type(raw) is UUID:
+        return hex_uuid_text(raw.int)  # each id once: no cache
+    return str(raw.value if type(raw) is _Assigned else raw)
 
 
 def id_property(slot: str) -> property:

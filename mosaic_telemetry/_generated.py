@@ -23,14 +23,15 @@ from ._compact import (
     uuid_bits_from_text as _uuid_bits_from_text,
 )
 from ._fields import MISSING as _MISSING
-from ._validation import (
-    check_fields as _check_fields,
+from ._text_forms import (
     format_datetime as _format_datetime,
     utc_from_text as _utc_from_text,
+    utc_text as _utc_text,
     utf8_ok as _utf8_ok,
     uuid_from_text as _uuid_from_text,
     uuid_text as _uuid_text,
 )
+from ._validation import check_fields as _check_fields
 
 _UTC = _timezone.utc
 _MAX_FLOAT = _float_info.max
@@ -299,7 +300,7 @@ def PredictionMetadata_methods(cls, F):
             'sample_size': self.sample_size,
             'fallback_level': self.fallback_level,
             'confidence': self.confidence,
-            'last_updated': (None if self.last_updated is None else (self.last_updated.isoformat()[:-6] + 'Z' if self.last_updated.tzinfo is _UTC else _format_datetime(self.last_updated))),
+            'last_updated': (None if self.last_updated is None else (_utc_text(self.last_updated) if self.last_updated.tzinfo is _UTC else _format_datetime(self.last_updated))),
             'dimensions_matched': (None if self.dimensions_matched is None else dict(self.dimensions_matched)),
             'fallback_note': self.fallback_note,
             'cache_hit': self.cache_hit,
@@ -565,7 +566,7 @@ def TaskCompletionEvent_methods(cls, F):
             'instance_id': _uuid_text(self.instance_id),
             'event_id': _id_text(self._event_id),
             'schema_version': self.schema_version,
-            'timestamp': (self.timestamp.isoformat()[:-6] + 'Z' if self.timestamp.tzinfo is _UTC else _format_datetime(self.timestamp)),
+            'timestamp': (_utc_text(self.timestamp) if self.timestamp.tzinfo is _UTC else _format_datetime(self.timestamp)),
             'task_duration_ms': self.task_duration_ms,
             'task_type': self.task_type._value_,
             'complexity': self.complexity._value_,
@@ -717,7 +718,7 @@ def TaskCompletionEvent_methods(cls, F):
             '{"instance_id":"%s"'
             ',"event_id":"%s"'
             ',"schema_version":%s'
-            ',"timestamp":"%sZ"'
+            ',"timestamp":"%s"'
             ',"task_duration_ms":%d'
             ',"task_type":"%s"'
             ',"complexity":"%s"'
@@ -745,7 +746,7 @@ def TaskCompletionEvent_methods(cls, F):
             _uuid_text(self.instance_id),
             _id_text(self._event_id),
             enc(self.schema_version),
-            self.timestamp.isoformat()[:-6],
+            _utc_text(self.timestamp),
             self.task_duration_ms,
             self.task_type._value_,
             self.complexity._value_,

@@ -160,7 +160,7 @@ class TimestampKind(Kind):
         return f"type({v}) is _datetime and {v}.tzinfo is _UTC"
 
     def wire_code(self, v: str, b: str) -> str:
-        return f"({v}.isoformat()[:-6] + 'Z' if {v}.tzinfo is _UTC else _format_datetime({v}))"
+        return f"(_utc_text({v}) if {v}.tzinfo is _UTC else _format_datetime({v}))"
 
     def read_code(self, v: str, b: str) -> str:
         return f"_utc_from_text({v})"
@@ -169,7 +169,7 @@ class TimestampKind(Kind):
         return True
 
     def json_piece(self, v: str, b: str) -> tuple[str, str]:
-        return '"%sZ"', f"{v}.isoformat()[:-6]"  # UTC: "+00:00" becomes "Z"
+        return '"%s"', f"_utc_text({v})"  # a valid event's timestamp is in UTC
 
 
 class IntKind(Kind):

@@ -21,10 +21,12 @@ __all__ = [
     "UUID_TEXT_PATTERN",
     "compiled",
     "format_datetime",
+    "hex_uuid_text",
     "new_uuid4",
     "new_uuid4_bits",
     "parse_datetime",
     "utc_from_text",
+    "utc_text",
     "utf8_ok",
     "uuid_bits_from_text",
     "uuid_from_text",
@@ -135,9 +137,15 @@ def uuid_text(value: UUID) -> str:
     last_value, last_text = _last_text_of
     if value is last_value:
         return last_text
-    text = str(value)
+    text = hex_uuid_text(value.int)
     _last_text_of = (value, text)
     return text
+
+
+def hex_uuid_text(number: int) -> str:
+    """The canonical text of the UUID whose 128 bits are ``number`` (as ``str(UUID)``)."""
+    h = number.to_bytes(16, "big").hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 # On 3.11+ datetime.fromisoformat reads "Z"; it is used for the common lengths only
@@ -211,10 +219,37 @@ def parse_datetime(text: str) -> datetime:
     )
 
 
+def utc_text(value: datetime) -> str:
+    """RFC 3339 text of a datetime in UTC, microseconds only when non-zero.
+
+    The fields formatted at once: about twice as fast as an aware ``isoformat()``,
+    which looks the offset up through the tzinfo.
+    """
+    micro = value.microsecond
+    if micro:
+        return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (  # noqa: UP031  # fastest form
+            value.year,
+            value.month,
+            value.day,
+            value.hour,
+            value.minute,
+            value.second,
+            micro,
+        )
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (  # noqa: UP031
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+    )
+
+
 def format_datetime(value: datetime) -> str:
     """RFC 3339 text: ``Z`` for UTC, microseconds only when non-zero."""
     if value.tzinfo is _UTC:  # the common case, without a copy
-        return value.isoformat()[:-6] + "Z"
+        return utc_text(value)
     offset = value.utcoffset()
     if offset is None or not offset:
         return value.replace(tzinfo=None).isoformat() + "Z"
