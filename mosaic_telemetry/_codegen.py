@@ -50,6 +50,8 @@ from ._compact import (
     share as _share,
     share_values as _share_values,
     uuid_bits_from_text as _uuid_bits_from_text,
+    wire_json as _wire_json,
+    wire_values as _wire_values,
 )
 from ._fields import MISSING as _MISSING
 from ._text_forms import (
@@ -285,27 +287,41 @@ def _from_wire_lines(cls: type[Model]) -> Iterator[str]:
     yield ""
 
 
+_TRIPLE = "'" * 3
+
+
+def _f_piece(text: str, fmt: str, arg: str) -> str:
+    """One line of the writer's f-string: ``text``, then ``fmt`` with ``arg`` in its place.
+
+    An f-string builds the text in one step (about twice as fast as ``%`` with 26
+    arguments). Triple quotes, so that the expressions may hold single quotes.
+    """
+    before, _, after = fmt.partition("%")
+    kind, rest = after[:1], after[1:]
+    if kind not in ("s", "d", "r") or _TRIPLE in arg or "\\" in arg or "{" in arg:
+        raise _fail(f"cannot write {fmt!r} of {arg!r} in an f-string")
+    literal = (text + before).replace("{", "{{").replace("}", "}}")
+    tail = rest.replace("{", "{{").replace("}", "}}")
+    field = "{" + arg + ("!r" if kind == "r" else "") + "}"
+    return "f" + _TRIPLE + literal + field + tail + _TRIPLE
+
+
 def _json_lines(cls: type[Model]) -> Iterator[str]:
-    pieces: list[str] = []
-    args: list[str] = []
+    lines: list[str] = []
     for i, spec in enumerate(cls._FIELDS):
         piece = spec.kind.json_piece(_stored(spec), _binding(0, spec))
         if piece is None:
             raise _fail(f"{cls.__name__}.{spec.name} has no JSON writer")
         fmt, arg = piece
         key = ("{" if i == 0 else ",") + f'"{spec.name}":'
-        pieces.append(key.replace("%", "%%") + fmt)
-        args.append(arg.replace("_enc(", "enc("))
+        lines.append(_f_piece(key, fmt, arg.replace("_enc(", "enc(")))
     yield "    def _json(self):"
     yield '        """The compact JSON text of a valid instance (check with _is_valid first)."""'
     yield "        enc = _enc or _json_text_encoder()"
     yield "        return ("
-    for text in pieces:
-        yield f"            {text!r}"
+    for line in lines:
+        yield f"            {line}"
     yield "            '}'"
-    yield "        ) % ("
-    for arg in args:
-        yield f"            {arg},"
     yield "        )"
     yield ""
 

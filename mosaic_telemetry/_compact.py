@@ -38,6 +38,8 @@ __all__ = [
     "share",
     "share_values",
     "uuid_bits_from_text",
+    "wire_json",
+    "wire_values",
 ]
 
 _VALUE_OF = attrgetter("_value_")
@@ -45,12 +47,38 @@ _MAX_SHARED = 4096  # distinct gate lists remembered; past that, each gets its o
 
 
 class Members(tuple):  # type: ignore[type-arg]  # of enum members, any enum
-    """A shared tuple of enum members that validation made (never a caller's tuple)."""
+    """A shared tuple of enum members that validation made (never a caller's tuple).
 
-    __slots__ = ()
+    ``values`` holds the members' values, so that writers copy them instead of
+    looking each one up (shared objects: their ``__dict__`` costs nothing per event).
+    """
+
+    values: tuple[str, ...] = ()
+    json: str = "[]"
 
 
 NO_MEMBERS = Members()
+
+
+def _list_json(values: tuple[str, ...] | list[str]) -> str:
+    # Enum values of the schema are [a-z_]: nothing to escape.
+    return '["' + '","'.join(values) + '"]' if values else "[]"
+
+
+def wire_json(stored: Any) -> str:
+    """The JSON text of a gate field's stored form (valid members)."""
+    if type(stored) is Members:
+        return stored.json
+    return _list_json(list(map(_VALUE_OF, stored)))
+
+
+def wire_values(stored: Any) -> list[Any]:
+    """The wire list of a gate field's stored form (a shared tuple, or a list of members)."""
+    if type(stored) is Members:
+        return [*stored.values]
+    return list(map(_VALUE_OF, stored))
+
+
 # Per enum class: shared tuples by their members, and by their members' values (wire
 # text). Members hash by name and text by itself, so the two never share a key space.
 _by_members: dict[type[Any], dict[tuple[Any, ...], Members]] = {}
@@ -59,10 +87,12 @@ _by_values: dict[type[Any], dict[tuple[Any, ...], Members]] = {}
 
 def _remember(enum_cls: type[Any], members: tuple[Any, ...]) -> Members:
     shared = Members(members)
+    shared.values = tuple(map(_VALUE_OF, members))
+    shared.json = _list_json(shared.values)
     known = _by_members.setdefault(enum_cls, {})
     if len(known) < _MAX_SHARED:
         known[members] = shared
-        _by_values.setdefault(enum_cls, {})[tuple(map(_VALUE_OF, members))] = shared
+        _by_values.setdefault(enum_cls, {})[shared.values] = shared
     return shared
 
 

@@ -21,6 +21,8 @@ from ._compact import (
     share as _share,
     share_values as _share_values,
     uuid_bits_from_text as _uuid_bits_from_text,
+    wire_json as _wire_json,
+    wire_values as _wire_values,
 )
 from ._fields import MISSING as _MISSING
 from ._text_forms import (
@@ -580,8 +582,8 @@ def TaskCompletionEvent_methods(cls, F):
             'estimated_cost_usd_micros': self.estimated_cost_usd_micros,
             'actual_cost_usd_micros': self.actual_cost_usd_micros,
             'quality_gate_passed': self.quality_gate_passed,
-            'quality_gates_run': list(map(_VALUE_OF, self._quality_gates_run)),
-            'quality_gates_failed': list(map(_VALUE_OF, self._quality_gates_failed)),
+            'quality_gates_run': _wire_values(self._quality_gates_run),
+            'quality_gates_failed': _wire_values(self._quality_gates_failed),
             'context_compactions': self.context_compactions,
             'context_rotations': self.context_rotations,
             'context_utilization_final': self.context_utilization_final,
@@ -715,60 +717,33 @@ def TaskCompletionEvent_methods(cls, F):
         """The compact JSON text of a valid instance (check with _is_valid first)."""
         enc = _enc or _json_text_encoder()
         return (
-            '{"instance_id":"%s"'
-            ',"event_id":"%s"'
-            ',"schema_version":%s'
-            ',"timestamp":"%s"'
-            ',"task_duration_ms":%d'
-            ',"task_type":"%s"'
-            ',"complexity":"%s"'
-            ',"harness":"%s"'
-            ',"model":%s'
-            ',"provider":"%s"'
-            ',"estimated_input_tokens":%d'
-            ',"estimated_output_tokens":%d'
-            ',"actual_input_tokens":%d'
-            ',"actual_output_tokens":%d'
-            ',"estimated_cost_usd_micros":%d'
-            ',"actual_cost_usd_micros":%d'
-            ',"quality_gate_passed":%s'
-            ',"quality_gates_run":%s'
-            ',"quality_gates_failed":%s'
-            ',"context_compactions":%d'
-            ',"context_rotations":%d'
-            ',"context_utilization_final":%r'
-            ',"outcome":"%s"'
-            ',"retry_count":%d'
-            ',"language":%s'
-            ',"repo_size_category":%s'
+            f'''{{"instance_id":"{_uuid_text(self.instance_id)}"'''
+            f''',"event_id":"{_id_text(self._event_id)}"'''
+            f''',"schema_version":{enc(self.schema_version)}'''
+            f''',"timestamp":"{_utc_text(self.timestamp)}"'''
+            f''',"task_duration_ms":{self.task_duration_ms}'''
+            f''',"task_type":"{self.task_type._value_}"'''
+            f''',"complexity":"{self.complexity._value_}"'''
+            f''',"harness":"{self.harness._value_}"'''
+            f''',"model":{enc(self.model)}'''
+            f''',"provider":"{self.provider._value_}"'''
+            f''',"estimated_input_tokens":{self.estimated_input_tokens}'''
+            f''',"estimated_output_tokens":{self.estimated_output_tokens}'''
+            f''',"actual_input_tokens":{self.actual_input_tokens}'''
+            f''',"actual_output_tokens":{self.actual_output_tokens}'''
+            f''',"estimated_cost_usd_micros":{self.estimated_cost_usd_micros}'''
+            f''',"actual_cost_usd_micros":{self.actual_cost_usd_micros}'''
+            f''',"quality_gate_passed":{('true' if self.quality_gate_passed else 'false')}'''
+            f''',"quality_gates_run":{_wire_json(self._quality_gates_run)}'''
+            f''',"quality_gates_failed":{_wire_json(self._quality_gates_failed)}'''
+            f''',"context_compactions":{self.context_compactions}'''
+            f''',"context_rotations":{self.context_rotations}'''
+            f''',"context_utilization_final":{self.context_utilization_final!r}'''
+            f''',"outcome":"{self.outcome._value_}"'''
+            f''',"retry_count":{self.retry_count}'''
+            f''',"language":{('null' if self.language is None else enc(self.language))}'''
+            f''',"repo_size_category":{('null' if self.repo_size_category is None else ('"%s"' % (self.repo_size_category._value_,)))}'''
             '}'
-        ) % (
-            _uuid_text(self.instance_id),
-            _id_text(self._event_id),
-            enc(self.schema_version),
-            _utc_text(self.timestamp),
-            self.task_duration_ms,
-            self.task_type._value_,
-            self.complexity._value_,
-            self.harness._value_,
-            enc(self.model),
-            self.provider._value_,
-            self.estimated_input_tokens,
-            self.estimated_output_tokens,
-            self.actual_input_tokens,
-            self.actual_output_tokens,
-            self.estimated_cost_usd_micros,
-            self.actual_cost_usd_micros,
-            ('true' if self.quality_gate_passed else 'false'),
-            ('["' + '","'.join(map(_VALUE_OF, self._quality_gates_run)) + '"]' if self._quality_gates_run else '[]'),
-            ('["' + '","'.join(map(_VALUE_OF, self._quality_gates_failed)) + '"]' if self._quality_gates_failed else '[]'),
-            self.context_compactions,
-            self.context_rotations,
-            self.context_utilization_final,
-            self.outcome._value_,
-            self.retry_count,
-            ('null' if self.language is None else enc(self.language)),
-            ('null' if self.repo_size_category is None else ('"%s"' % (self.repo_size_category._value_,))),
         )
 
     __init__.__qualname__ = 'TaskCompletionEvent.__init__'

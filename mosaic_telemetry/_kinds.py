@@ -289,7 +289,7 @@ class ChoiceListKind(Kind):
         return members_property(slot)
 
     def wire_code(self, v: str, b: str) -> str:
-        return f"list(map(_VALUE_OF, {v}))"
+        return f"_wire_values({v})"
 
     def read_code(self, v: str, b: str) -> str:
         return f"_share_values({b}, _exact_list({v}))"
@@ -298,7 +298,7 @@ class ChoiceListKind(Kind):
         return True
 
     def json_piece(self, v: str, b: str) -> tuple[str, str]:
-        return "%s", f"('[\"' + '\",\"'.join(map(_VALUE_OF, {v})) + '\"]' if {v} else '[]')"
+        return "%s", f"_wire_json({v})"
 
 
 class NestedKind(Kind):
