@@ -3,7 +3,7 @@
 For each model: the constructor (a fast path of exact-type and range checks, else the
 rules), ``__eq__``, ``__repr__`` and ``to_dict``; for the hot models also the wire
 reader (``_from_wire``), the check of the current values (``_is_valid``) and the
-JSON writer (``_json``). Only the snippets of each field's kind are used, so the
+JSON writer (``_encoded``). Only the snippets of each field's kind are used, so the
 generated code says nothing the table does not. A test compares this module's
 output with the file (never edit ``_generated.py`` by hand).
 """
@@ -132,7 +132,7 @@ def _method_lines(cls: type[Model]) -> Iterator[str]:
         yield from _is_valid_lines(cls)
         yield from _from_wire_lines(cls)
         yield from _json_lines(cls)
-        methods += ["_is_valid", "_from_wire", "_json"]
+        methods += ["_is_valid", "_from_wire", "_encoded"]
     entries = ", ".join(
         f"{m!r}: classmethod({m})" if m == "_from_wire" else f"{m!r}: {m}" for m in methods
     )
@@ -307,22 +307,35 @@ def _f_piece(text: str, fmt: str, arg: str) -> str:
 
 
 def _json_lines(cls: type[Model]) -> Iterator[str]:
+    """``_encoded``: the fast checks and the JSON text in one pass over local copies."""
+    local = {s.name: (f"_{s.name}" if s.kind.raw else s.name) for s in cls._FIELDS}
+    conditions: list[str] = []
     lines: list[str] = []
     for i, spec in enumerate(cls._FIELDS):
-        piece = spec.kind.json_piece(_stored(spec), _binding(0, spec))
-        if piece is None:
-            raise _fail(f"{cls.__name__}.{spec.name} has no JSON writer")
+        var = local[spec.name]
+        condition = spec.kind.fast_code(var, _binding(0, spec))
+        piece = spec.kind.json_piece(var, _binding(0, spec))
+        if condition is None or piece is None:
+            raise _fail(f"{cls.__name__}.{spec.name} has no fast check or JSON writer")
+        conditions.append(condition)
         fmt, arg = piece
         key = ("{" if i == 0 else ",") + f'"{spec.name}":'
         lines.append(_f_piece(key, fmt, arg.replace("_enc(", "enc(")))
-    yield "    def _json(self):"
-    yield '        """The compact JSON text of a valid instance (check with _is_valid first)."""'
+    yield "    def _encoded(self):"
+    yield '        """The UTF-8 JSON of the current values; None if one fails its fast check."""'
+    for spec in cls._FIELDS:
+        yield f"        {local[spec.name]} = {_stored(spec)}"
+    yield "        if not ("
+    for i, condition in enumerate(conditions):
+        yield f"            {'and ' if i else ''}{condition}"
+    yield "        ):"
+    yield "            return None"
     yield "        enc = _enc or _json_text_encoder()"
     yield "        return ("
     for line in lines:
         yield f"            {line}"
     yield "            '}'"
-    yield "        )"
+    yield "        ).encode()"
     yield ""
 
 

@@ -26,8 +26,9 @@ def encode_event(event: TaskCompletionEvent) -> bytes:
             alone and keeps the others.
         AttributeError: ``event`` is not a TaskCompletionEvent.
     """
-    if event._is_valid():  # exact types, in range, UTC: the generated writer's case
-        return event._json().encode("utf-8")
+    encoded = event._encoded()  # exact types, in range, UTC: the generated writer's case
+    if encoded is not None:
+        return encoded
     # Mutated since it was built, or a timestamp with an offset: the rules check every
     # field (raising ValidationError naming the bad one), then the general writer runs.
     event._validate()

@@ -713,38 +713,93 @@ def TaskCompletionEvent_methods(cls, F):
         self.repo_size_category = (None if v is None else B_repo_size_category._value2member_map_[v])
         return self
 
-    def _json(self):
-        """The compact JSON text of a valid instance (check with _is_valid first)."""
+    def _encoded(self):
+        """The UTF-8 JSON of the current values; None if one fails its fast check."""
+        instance_id = self.instance_id
+        _event_id = self._event_id
+        schema_version = self.schema_version
+        timestamp = self.timestamp
+        task_duration_ms = self.task_duration_ms
+        task_type = self.task_type
+        complexity = self.complexity
+        harness = self.harness
+        model = self.model
+        provider = self.provider
+        estimated_input_tokens = self.estimated_input_tokens
+        estimated_output_tokens = self.estimated_output_tokens
+        actual_input_tokens = self.actual_input_tokens
+        actual_output_tokens = self.actual_output_tokens
+        estimated_cost_usd_micros = self.estimated_cost_usd_micros
+        actual_cost_usd_micros = self.actual_cost_usd_micros
+        quality_gate_passed = self.quality_gate_passed
+        _quality_gates_run = self._quality_gates_run
+        _quality_gates_failed = self._quality_gates_failed
+        context_compactions = self.context_compactions
+        context_rotations = self.context_rotations
+        context_utilization_final = self.context_utilization_final
+        outcome = self.outcome
+        retry_count = self.retry_count
+        language = self.language
+        repo_size_category = self.repo_size_category
+        if not (
+            type(instance_id) is _UUID
+            and (type(_event_id) is _UUID or type(_event_id) is int)
+            and type(schema_version) is str and (schema_version.isascii() or _utf8_ok(schema_version))
+            and type(timestamp) is _datetime and timestamp.tzinfo is _UTC
+            and type(task_duration_ms) is int and 0 <= task_duration_ms <= 86400000
+            and type(task_type) is B_task_type
+            and type(complexity) is B_complexity
+            and type(harness) is B_harness
+            and type(model) is str and 1 <= len(model) <= 100 and (model.isascii() or _utf8_ok(model))
+            and type(provider) is B_provider
+            and type(estimated_input_tokens) is int and 0 <= estimated_input_tokens <= 10000000
+            and type(estimated_output_tokens) is int and 0 <= estimated_output_tokens <= 10000000
+            and type(actual_input_tokens) is int and 0 <= actual_input_tokens <= 10000000
+            and type(actual_output_tokens) is int and 0 <= actual_output_tokens <= 10000000
+            and type(estimated_cost_usd_micros) is int and 0 <= estimated_cost_usd_micros <= 100000000
+            and type(actual_cost_usd_micros) is int and 0 <= actual_cost_usd_micros <= 100000000
+            and (quality_gate_passed is True or quality_gate_passed is False)
+            and (type(_quality_gates_run) is _Members or type(_quality_gates_run) is list and all(map(B_quality_gates_run.__instancecheck__, _quality_gates_run)))
+            and (type(_quality_gates_failed) is _Members or type(_quality_gates_failed) is list and all(map(B_quality_gates_failed.__instancecheck__, _quality_gates_failed)))
+            and type(context_compactions) is int and 0 <= context_compactions <= 100
+            and type(context_rotations) is int and 0 <= context_rotations <= 50
+            and type(context_utilization_final) is float and 0.0 <= context_utilization_final <= 1.0
+            and type(outcome) is B_outcome
+            and type(retry_count) is int and 0 <= retry_count <= 20
+            and (language is None or type(language) is str and 0 <= len(language) <= 30 and (language.isascii() or _utf8_ok(language)))
+            and (repo_size_category is None or type(repo_size_category) is B_repo_size_category)
+        ):
+            return None
         enc = _enc or _json_text_encoder()
         return (
-            f'''{{"instance_id":"{_uuid_text(self.instance_id)}"'''
-            f''',"event_id":"{_id_text(self._event_id)}"'''
-            f''',"schema_version":{enc(self.schema_version)}'''
-            f''',"timestamp":"{_utc_text(self.timestamp)}"'''
-            f''',"task_duration_ms":{self.task_duration_ms}'''
-            f''',"task_type":"{self.task_type._value_}"'''
-            f''',"complexity":"{self.complexity._value_}"'''
-            f''',"harness":"{self.harness._value_}"'''
-            f''',"model":{enc(self.model)}'''
-            f''',"provider":"{self.provider._value_}"'''
-            f''',"estimated_input_tokens":{self.estimated_input_tokens}'''
-            f''',"estimated_output_tokens":{self.estimated_output_tokens}'''
-            f''',"actual_input_tokens":{self.actual_input_tokens}'''
-            f''',"actual_output_tokens":{self.actual_output_tokens}'''
-            f''',"estimated_cost_usd_micros":{self.estimated_cost_usd_micros}'''
-            f''',"actual_cost_usd_micros":{self.actual_cost_usd_micros}'''
-            f''',"quality_gate_passed":{('true' if self.quality_gate_passed else 'false')}'''
-            f''',"quality_gates_run":{_wire_json(self._quality_gates_run)}'''
-            f''',"quality_gates_failed":{_wire_json(self._quality_gates_failed)}'''
-            f''',"context_compactions":{self.context_compactions}'''
-            f''',"context_rotations":{self.context_rotations}'''
-            f''',"context_utilization_final":{self.context_utilization_final!r}'''
-            f''',"outcome":"{self.outcome._value_}"'''
-            f''',"retry_count":{self.retry_count}'''
-            f''',"language":{('null' if self.language is None else enc(self.language))}'''
-            f''',"repo_size_category":{('null' if self.repo_size_category is None else ('"%s"' % (self.repo_size_category._value_,)))}'''
+            f'''{{"instance_id":"{_uuid_text(instance_id)}"'''
+            f''',"event_id":"{_id_text(_event_id)}"'''
+            f''',"schema_version":{enc(schema_version)}'''
+            f''',"timestamp":"{_utc_text(timestamp)}"'''
+            f''',"task_duration_ms":{task_duration_ms}'''
+            f''',"task_type":"{task_type._value_}"'''
+            f''',"complexity":"{complexity._value_}"'''
+            f''',"harness":"{harness._value_}"'''
+            f''',"model":{enc(model)}'''
+            f''',"provider":"{provider._value_}"'''
+            f''',"estimated_input_tokens":{estimated_input_tokens}'''
+            f''',"estimated_output_tokens":{estimated_output_tokens}'''
+            f''',"actual_input_tokens":{actual_input_tokens}'''
+            f''',"actual_output_tokens":{actual_output_tokens}'''
+            f''',"estimated_cost_usd_micros":{estimated_cost_usd_micros}'''
+            f''',"actual_cost_usd_micros":{actual_cost_usd_micros}'''
+            f''',"quality_gate_passed":{('true' if quality_gate_passed else 'false')}'''
+            f''',"quality_gates_run":{_wire_json(_quality_gates_run)}'''
+            f''',"quality_gates_failed":{_wire_json(_quality_gates_failed)}'''
+            f''',"context_compactions":{context_compactions}'''
+            f''',"context_rotations":{context_rotations}'''
+            f''',"context_utilization_final":{context_utilization_final!r}'''
+            f''',"outcome":"{outcome._value_}"'''
+            f''',"retry_count":{retry_count}'''
+            f''',"language":{('null' if language is None else enc(language))}'''
+            f''',"repo_size_category":{('null' if repo_size_category is None else ('"%s"' % (repo_size_category._value_,)))}'''
             '}'
-        )
+        ).encode()
 
     __init__.__qualname__ = 'TaskCompletionEvent.__init__'
     __eq__.__qualname__ = 'TaskCompletionEvent.__eq__'
@@ -752,8 +807,8 @@ def TaskCompletionEvent_methods(cls, F):
     to_dict.__qualname__ = 'TaskCompletionEvent.to_dict'
     _is_valid.__qualname__ = 'TaskCompletionEvent._is_valid'
     _from_wire.__qualname__ = 'TaskCompletionEvent._from_wire'
-    _json.__qualname__ = 'TaskCompletionEvent._json'
-    return {'__init__': __init__, '__eq__': __eq__, '__repr__': __repr__, 'to_dict': to_dict, '_is_valid': _is_valid, '_from_wire': classmethod(_from_wire), '_json': _json}
+    _encoded.__qualname__ = 'TaskCompletionEvent._encoded'
+    return {'__init__': __init__, '__eq__': __eq__, '__repr__': __repr__, 'to_dict': to_dict, '_is_valid': _is_valid, '_from_wire': classmethod(_from_wire), '_encoded': _encoded}
 
 
 def TokenDistribution_methods(cls, F):

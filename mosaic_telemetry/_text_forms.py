@@ -90,7 +90,6 @@ def new_uuid4() -> UUID:
     return uuid_of_int(new_uuid4_bits())
 
 
-_from_hex = bytes.fromhex
 _last_uuid: tuple[str, UUID] = ("", UUID(int=0))
 
 
@@ -101,15 +100,16 @@ def uuid_bits_from_text(text: str) -> int:
         ValueError: ``text`` is not in the canonical form.
         TypeError: ``text`` is not a string.
     """
-    if type(text) is not str or len(text) != 36 or text.count("-") != 4:
+    if type(text) is not str or len(text) != 36:
         raise ValueError(text)
     if text[8] != "-" or text[13] != "-" or text[18] != "-" or text[23] != "-":
         raise ValueError(text)
-    # fromhex refuses every non-hex character; whitespace it skips would leave < 16 bytes.
-    raw = _from_hex(text.replace("-", ""))
-    if len(raw) != 16:
+    digits = text.replace("-", "")
+    # ASCII letters and digits only (int() would also read "_", "+", spaces and
+    # non-ASCII digits); int() then refuses any letter that is not hex.
+    if len(digits) != 32 or not digits.isascii() or not digits.isalnum():
         raise ValueError(text)
-    return int.from_bytes(raw, "big")
+    return int(digits, 16)
 
 
 def uuid_from_text(text: str) -> UUID:

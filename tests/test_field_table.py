@@ -122,7 +122,9 @@ def test_encode_event_is_json_dumps_of_to_dict(event: TaskCompletionEvent) -> No
 def test_the_json_writer_serves_every_valid_utc_event(kwargs: dict[str, Any]) -> None:
     event = TaskCompletionEvent(**kwargs)
     assert event._is_valid()
-    assert json.loads(event._json()) == event.to_dict()
+    encoded = event._encoded()
+    assert encoded is not None
+    assert json.loads(encoded) == event.to_dict()
 
 
 @PROPERTY_SETTINGS
