@@ -6,7 +6,8 @@ this package from the checkout, pydantic v2 with the original SDK's models
 (benchmarks/_pydantic_sdk.py) from a throwaway venv made on demand
 (benchmarks/_peer_venv.py). The samples are interleaved, one side then the other, so a
 slow spell of the machine hits both; every figure is quoted as a median and as the
-ratio of the medians (ours / pydantic's). Every operation reads a fresh, distinct event.
+median of the per-round ratios (ours / pydantic's, each round's samples taken back to
+back). Every operation reads a fresh, distinct event.
 ``MOSAIC_BENCH_BASELINE=DIR`` adds a third side, the package in DIR (e.g. an older commit,
 ``git archive``'d), in the same interleaved run: the "before" columns.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -101,9 +103,15 @@ def _interleaved(
     return samples
 
 
+def _paired_ratio(mine: list[float], theirs: list[float]) -> float:
+    """Median of the per-round ratios: each round's two samples were taken back to back,
+    so a slow spell of a shared machine cancels out of each ratio."""
+    return statistics.median(a / b for a, b in zip(mine, theirs, strict=True))
+
+
 def figures(*, quick: bool = False) -> list[Figure]:
     """Every data-layer figure; ``quick`` trades precision for a run of a few seconds."""
-    repeat = 3 if quick else 11
+    repeat = 3 if quick else 15
     scale = 4 if quick else 1
     ours, peer, peer_name = _workers()
     before = _baseline()
@@ -117,11 +125,13 @@ def figures(*, quick: bool = False) -> list[Figure]:
             extra: dict[str, Any] = {"peer": peer_name}
             if old:
                 extra["before_median"] = Summary.of(old).median
+                if theirs:
+                    extra["before_ratio"] = _paired_ratio(old, theirs)
             note = ""
             target = None
             if theirs:
                 reference = Summary.of(theirs)
-                ratio = summary.median / reference.median
+                ratio = _paired_ratio(mine, theirs)
                 extra.update(
                     peer_median=reference.median, peer_summary=reference.__dict__, ratio=ratio
                 )
@@ -180,7 +190,9 @@ def format_table(figs: Sequence[Figure]) -> str:
         peer = f.extra.get("peer_median")
         ratio = f.extra.get("ratio")
         old = f.extra.get("before_median")
-        old_ratio = None if old is None or peer is None else old / peer
+        old_ratio = f.extra.get("before_ratio")
+        if old_ratio is None and old is not None and peer is not None:
+            old_ratio = old / peer
         rows.append(
             (
                 f.label,
