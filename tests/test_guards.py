@@ -576,3 +576,78 @@ def test_version_is_a_literal_matching_pyproject() -> None:
 
 def test_package_ships_a_py_typed_marker() -> None:
     assert (PACKAGE_DIR / "py.typed").is_file()
+
+
+# --------------------------------------------------------------------------------------------
+# 6. Optional parts stay optional: the client never imports the adapters
+# --------------------------------------------------------------------------------------------
+
+OPTIONAL_USERS = ("adapters", "cli")
+"""Subpackages allowed to import the adapters (the adapters themselves and the commands)."""
+
+
+def _adapter_imports(package_dir: Path) -> list[str]:
+    """One line per import of ``<package>.adapters`` by a module outside OPTIONAL_USERS."""
+    problems: list[str] = []
+    for path in _modules(package_dir):
+        relative = path.relative_to(package_dir)
+        if relative.parts[0] in OPTIONAL_USERS:
+            continue
+        # Relative imports start from the module's package (for __init__.py: its own).
+        here = [package_dir.name, *relative.with_suffix("").parts][:-1]
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom) or node.level == 0:
+                continue
+            base = here[: len(here) - (node.level - 1)]
+            targets = [[*base, *node.module.split(".")]] if node.module else []
+            targets += [[*base, alias.name] for alias in node.names] if not node.module else []
+            if any(t[1:2] == ["adapters"] for t in targets):
+                problems.append(f"{path.relative_to(package_dir.parent)}:{node.lineno}")
+    return problems
+
+
+def test_the_client_never_imports_the_adapters() -> None:
+    assert (PACKAGE_DIR / "adapters" / "__init__.py").is_file()
+    assert _adapter_imports(PACKAGE_DIR) == []
+
+
+@pytest.mark.parametrize(
+    ("module", "line"),
+    [
+        ("client.py", "from .adapters import FORMATS"),
+        ("client.py", "from . import adapters"),
+        ("collector/store.py", "from ..adapters._pricing import PriceTable"),
+    ],
+)
+def test_the_adapter_guard_names_an_offending_import(
+    tmp_path: Path, module: str, line: str
+) -> None:
+    copy = _copy_package(tmp_path / PACKAGE)
+    lineno = _append(copy / module, line)
+    assert _adapter_imports(copy) == [f"{PACKAGE}/{module}:{lineno}"]
+
+
+_WITHOUT_ADAPTERS = """
+import importlib, sys
+sys.path.insert(0, sys.argv[1])
+cli = importlib.import_module(sys.argv[2] + ".cli")
+commands = cli.build_parser()._subparsers._group_actions[0].choices
+assert "ingest" not in commands and "hook" not in commands, sorted(commands)
+assert "send" in commands, sorted(commands)
+print("NO-ADAPTERS-OK")
+"""
+
+
+def test_a_vendored_copy_without_adapters_works_and_lists_no_ingest_or_hook(
+    tmp_path: Path,
+) -> None:
+    host = _vendor(PACKAGE_DIR, tmp_path)
+    shutil.rmtree(host / "hostapp" / "_vendor" / PACKAGE / "adapters")
+    for script, marker in (
+        (_VENDORED_USE, "VENDORED-USE-OK"),
+        (_WITHOUT_ADAPTERS, "NO-ADAPTERS-OK"),
+    ):
+        result = _run_vendored(script, host)
+        assert result.returncode == 0, result.stderr
+        assert marker in result.stdout.splitlines()

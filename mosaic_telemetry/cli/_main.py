@@ -21,7 +21,7 @@ from ._common import (
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = ("demo", "serve", "send", "predict", "check", "spool")
+COMMANDS = ("demo", "serve", "send", "predict", "check", "spool", "ingest", "hook")
 """Each names a module of this package with ``register(commands)`` and ``NEEDS``."""
 
 
