@@ -52,7 +52,8 @@ class _DataclassView:
                 spec = dataclasses.field(default=f.default)
             else:
                 spec = dataclasses.field()
-            specs.append((f.name, f.type, spec))
+            annotation = f.type or getattr(owner, "__annotations__", {}).get(f.name, "Any")
+            specs.append((f.name, annotation, spec))
         shadow = dataclasses.make_dataclass(owner.__name__, specs, kw_only=True)
         view: Any = shadow
         setattr(owner, "__dataclass_fields__", view.__dataclass_fields__)  # noqa: B010
@@ -65,13 +66,15 @@ class _ModelType(type):
     """Turns a class body's field table into slots and generated methods."""
 
     def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any]) -> Any:
-        annotations = namespace.get("__annotations__", {})
+        # The table is the FieldSpec values in the order of the class body (a class
+        # namespace keeps it); the annotations only name the types, and may be lazy
+        # (PEP 649), so they are read when present and never needed.
+        annotations = namespace.get("__annotations__") or {}
         specs: list[FieldSpec] = []
-        for field_name, annotation in annotations.items():
-            spec = namespace.get(field_name)
+        for field_name, spec in list(namespace.items()):
             if isinstance(spec, FieldSpec):
                 del namespace[field_name]
-                spec.name, spec.type = field_name, annotation
+                spec.name, spec.type = field_name, annotations.get(field_name, "")
                 specs.append(spec)
         if not bases:  # Model itself
             return super().__new__(mcs, name, bases, namespace)
