@@ -349,3 +349,17 @@ def test_an_int_assigned_to_event_id_is_kept_and_refused_when_written() -> None:
     assert event.event_id == 12345
     with pytest.raises(ValidationError, match="event_id: must be a UUID"):
         encode_event(event)
+
+
+@pytest.mark.parametrize("how", ["pickle", "copy", "deepcopy"])
+def test_a_copied_event_equals_its_original_and_writes_the_same_bytes(how: str) -> None:
+    import copy
+    import pickle
+
+    kwargs = {k: v for k, v in sample_event_kwargs().items() if k != "event_id"}
+    event = TaskCompletionEvent(**kwargs)  # a compact, generated id and shared gate tuples
+    twin = pickle.loads(pickle.dumps(event)) if how == "pickle" else getattr(copy, how)(event)
+    assert encode_event(twin) == encode_event(event)
+    assert twin == event
+    twin.quality_gates_run.append(QualityGate.SECURITY)
+    assert event.quality_gates_run == sample_event_kwargs()["quality_gates_run"]
