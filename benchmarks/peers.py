@@ -21,13 +21,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import NoReturn
 
-from _util import REPO_ROOT, Figure, machine_info
+from _util import REPO_ROOT, Figure, machine_info, machine_speed
 from peers_clients import OURS, PEERS
 from peers_groups import FULL, GROUPS, QUICK, Context
 from peers_report import medians, render
 from peers_run import DeadServer, Server
 from peers_venv import DEFAULT_VENV, VenvError, ensure, versions
-from _util import machine_speed
 
 
 def _ours_version(root: Path) -> str:
