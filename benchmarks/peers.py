@@ -21,13 +21,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import NoReturn
 
-from _util import REPO_ROOT, Figure, machine_info
+from _util import REPO_ROOT, Figure, machine_info, machine_speed
 from peers_clients import OURS, PEERS
 from peers_groups import FULL, GROUPS, QUICK, Context
 from peers_report import medians, render
 from peers_run import DeadServer, Server
 from peers_venv import DEFAULT_VENV, VenvError, ensure, versions
-from run import _machine_speed
 
 
 def _ours_version(root: Path) -> str:
@@ -121,11 +120,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     loads: list[float] = []
     try:
         for name in groups:
-            speed.append(_machine_speed(f"before {name}"))
+            speed.append(machine_speed(f"before {name}"))
             loads.append(os.getloadavg()[0])
             print(f"peers.py: {name} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
             GROUPS[name](ctx)
-        speed.append(_machine_speed("at the end"))
+        speed.append(machine_speed("at the end"))
         loads.append(os.getloadavg()[0])
     finally:
         sink.close()

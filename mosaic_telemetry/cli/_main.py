@@ -25,7 +25,18 @@ from ._common import (
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = ("demo", "serve", "send", "predict", "check", "spool", "ingest", "hook")
+COMMANDS = (
+    "demo",
+    "serve",
+    "send",
+    "predict",
+    "check",
+    "spool",
+    "ingest",
+    "hook",
+    "events",
+    "export",
+)
 """Each names a module of this package with ``register(commands)`` and ``NEEDS``."""
 
 

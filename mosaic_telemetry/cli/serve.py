@@ -33,6 +33,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar="FILE",
         help="write the URL to FILE once the port is open (for scripts; with --port 0)",
     )
+    serve.add_argument(
+        "--retain-days",
+        default="",
+        metavar="N",
+        help="delete events received more than N days ago, hourly (default: keep all)",
+    )
     serve.set_defaults(handler=run)
 
 
@@ -43,8 +49,17 @@ def run(args: argparse.Namespace) -> int:
     api_key = args.api_key or os.environ.get(f"{ENV_PREFIX}API_KEY", "")
     if not api_key:
         usage_error(f"an API key is required: pass --api-key or set {ENV_PREFIX}API_KEY")
+    retain = args.retain_days.strip()
+    if retain and not retain.isdigit():
+        usage_error(f"--retain-days must be a whole number of days, got {args.retain_days!r}")
     try:
-        collector = Collector(api_key, db_path=args.db, host=args.host, port=args.port)
+        collector = Collector(
+            api_key,
+            db_path=args.db,
+            host=args.host,
+            port=args.port,
+            retain_days=int(retain) if retain else None,
+        )
     except ValueError as exc:
         usage_error(str(exc))
     if len(api_key) != 64 or any(ch not in "0123456789abcdefABCDEF" for ch in api_key):
