@@ -51,6 +51,8 @@ NOT_RUN_BLOCKS = [
     ("docs/reliability.md", "it runs the reliability suite, which the test run already does"),
     ("docs/reliability.md", "it needs a virtual environment per Python version"),
     ("docs/spool.md", "it needs a spool that a client has written"),
+    ("docs/collector.md", "it needs the store of a collector that has received events"),
+    ("docs/collector.md", "the collector benchmarks run for minutes"),
     ("README.md", "it needs a Claude Code transcript"),
     ("docs/harnesses.md", "it needs a Claude Code transcript and your server"),
     ("docs/harnesses.md", "it needs Claude Code"),
