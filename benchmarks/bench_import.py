@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from dataclasses import dataclass
 
-from _util import REPO_ROOT, Figure, Summary, run_python
+from _peer_venv import PeerUnavailable, PeerVenv, peer_venv
+from _util import BENCH_DIR, REPO_ROOT, Figure, Summary, run_python
 
 # -I: no PYTHON* variables, no user site-packages, no script directory on sys.path.
 # -S: no site module at all, so no .pth file of this machine pre-imports half the
@@ -97,6 +99,30 @@ def package_import_us() -> tuple[int, int]:
     return total, own
 
 
+def pydantic_import_us(python: str, site_packages: str) -> int:
+    """One fresh interpreter of the pydantic venv: µs to import pydantic and define the
+    original SDK's models (benchmarks/_pydantic_sdk.py), the peer of ``import mosaic_telemetry``.
+    """
+    setup = f"import os, sys\nsys.path[:0] = [{site_packages!r}, {str(BENCH_DIR)!r}]\n" + _MARK
+    result = subprocess.run(
+        [python, *FLAGS, "-c", setup + "import _pydantic_sdk"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    lines = _after_mark(parse_importtime(result.stderr))
+    return sum(line.cumulative_us for line in lines if line.depth == 0)
+
+
+def _own_modules(lines: list[ImportLine]) -> dict[str, int]:
+    return {
+        line.name: line.self_us
+        for line in lines
+        if line.name == PACKAGE or line.name.startswith(PACKAGE + ".")
+    }
+
+
 def first_send_import_us() -> tuple[int, list[str]]:
     """One fresh interpreter: µs of imports a first real send triggers, and their names."""
     result = run_python(_PATH_SETUP + _FIRST_SEND, flags=FLAGS)
@@ -117,12 +143,28 @@ def figures(*, runs: int = 15) -> list[Figure]:
     # PYTHONDONTWRITEBYTECODE), so compilation is never measured.
     package_import_us()
     first_send_import_us()
+    venv: PeerVenv | None
+    try:
+        venv = peer_venv("pydantic")
+        pydantic_import_us(venv.python, venv.site_packages)
+    except PeerUnavailable:
+        venv = None
     totals: list[float] = []
     owns: list[float] = []
-    for _ in range(runs):
+    peers: list[float] = []
+    for index in range(runs):  # interleaved with pydantic's, so a slow spell hits both
+        if venv is not None and index % 2:
+            peers.append(pydantic_import_us(venv.python, venv.site_packages) / 1000)
         total, own = package_import_us()
         totals.append(total / 1000)
         owns.append(own / 1000)
+        if venv is not None and not index % 2:
+            peers.append(pydantic_import_us(venv.python, venv.site_packages) / 1000)
+    per_module: dict[str, list[int]] = {}
+    for _ in range(3):
+        for name, self_us in _own_modules(measured_import_us(f"import {PACKAGE}")[1]).items():
+            per_module.setdefault(name, []).append(self_us)
+    modules = {name: sorted(v)[len(v) // 2] for name, v in per_module.items()}
     floors: list[float] = []
     warm: list[float] = []
     sends: list[float] = []
@@ -132,20 +174,45 @@ def figures(*, runs: int = 15) -> list[Figure]:
         warm.append(measured_import_us(f"import {PACKAGE}", preload=_HOST_MODULES)[0] / 1000)
         extra, loaded = first_send_import_us()
         sends.append(extra / 1000)
+    peer_figures: list[Figure] = []
+    import_target = None
+    import_note = "-X importtime -I -S, os preloaded; stdlib modules it pulls in included"
+    if peers:
+        peer = Summary.of(peers)
+        ratio = Summary.of(totals).median / peer.median
+        import_target = 0.3 * peer.median
+        import_note = f"pydantic {peer.median:.1f} ms, ratio {ratio:.2f}x (target <= 0.30x)"
+        peer_figures.append(
+            Figure(
+                "import_pydantic_ms",
+                "  peer: import pydantic + the SDK's models (same run)",
+                "ms",
+                peer,
+                extra={"ratio": ratio},
+            )
+        )
     return [
         Figure(
             "import_ms",
             "import mosaic_telemetry (cumulative, fresh interpreter)",
             "ms",
             Summary.of(totals),
-            target=15.0,
-            note="-X importtime -I -S, os preloaded; stdlib modules it pulls in included",
+            target=import_target,
+            note=import_note,
         ),
+        *peer_figures,
         Figure(
             "import_own_ms",
             "  of which the package's own modules (self time)",
             "ms",
             Summary.of(owns),
+            target=5.0,
+            note="largest: "
+            + ", ".join(
+                f"{name.removeprefix(PACKAGE + '.')} {us / 1000:.1f}"
+                for name, us in sorted(modules.items(), key=lambda kv: -kv[1])[:4]
+            ),
+            extra={"self_us_by_module": modules},
         ),
         Figure(
             "import_floor_ms",

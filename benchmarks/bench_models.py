@@ -1,228 +1,209 @@
-"""Data-layer figures per event: construct, build, from_dict, to_dict, to_json, batches, memory.
+"""Data-layer figures on fresh events, next to pydantic v2's measured in the same run.
 
-Run ``python benchmarks/bench_models.py`` (``--quick`` for a rough run of a few
-seconds, ``--json FILE`` to write the figures). The pydantic v2 figures of the
-data-layer issue, measured on this machine kind with the original SDK's model,
-are printed alongside for comparison; pydantic itself is never imported here.
+Run ``python benchmarks/bench_models.py`` (``--quick`` for a rough run, ``--json FILE``
+to write the figures). Each side runs in its own interpreter (benchmarks/_model_worker.py):
+this package from the checkout, pydantic v2 with the original SDK's models
+(benchmarks/_pydantic_sdk.py) from a throwaway venv made on demand
+(benchmarks/_peer_venv.py). The samples are interleaved, one side then the other, so a
+slow spell of the machine hits both; every figure is quoted as a median and as the
+median of the per-round ratios (ours / pydantic's, each round's samples taken back to
+back). Every operation reads a fresh, distinct event.
+``MOSAIC_BENCH_BASELINE=DIR`` adds a third side, the package in DIR (e.g. an older commit,
+``git archive``'d), in the same interleaved run: the "before" columns.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
+import os
+import statistics
+import subprocess
 import sys
-import timeit
-import tracemalloc
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from _util import (
-    Figure,
-    Summary,
-    fmt,
-    machine_info,
-    make_events,
-    realistic_builder,
-    use_repo_package,
-)
+from _peer_venv import PeerUnavailable, peer_venv
+from _util import BENCH_DIR, REPO_ROOT, Figure, Summary, fmt, machine_info, machine_speed
 
-use_repo_package()
-
-from mosaic_telemetry import (  # noqa: E402  # after use_repo_package(): measure the checkout
-    BatchEventRequest,
-    Complexity,
-    Harness,
-    Outcome,
-    Provider,
-    QualityGate,
-    RepoSizeCategory,
-    TaskCompletionEvent,
-    TaskType,
-)
-
-INSTANCE_ID = "12345678-1234-4234-8234-123456789abc"
-
-PYDANTIC_V2: dict[str, float] = {
-    "construct_us": 4.8,
-    "from_dict_us": 6.1,
-    "to_dict_us": 6.1,
-    "batch_100_json_us": 760.0,
-    "memory_per_event_bytes": 3300.0,
-}
-"""pydantic v2 with the equivalent model, per event, as given in the data-layer issue."""
-
-TARGETS: dict[str, float] = {
-    "construct_us": 4.8,  # at least as fast as pydantic
-    "from_dict_us": 6.1 * 1.3,  # within 1.3x of pydantic's validate-from-dict
-    "to_dict_us": 6.1,  # at least as fast as model_dump(mode="json")
-    "batch_100_json_us": 760.0,
-    "memory_per_event_bytes": 800.0,
-}
+CASES: list[tuple[str, str, int, float | None]] = [
+    # key, label, operations per sample, target as a ratio to pydantic (None: informative)
+    ("construct", "TaskCompletionEvent(**kwargs), id and time defaulted", 2000, 0.7),
+    ("construct_ids", "  same, event_id and timestamp given", 2000, 0.7),
+    ("build", "EventBuilder setters + build()", 2000, None),
+    ("from_dict", "TaskCompletionEvent.from_dict(wire dict)", 2000, 1.0),
+    ("from_json", "TaskCompletionEvent.from_json(bytes)", 2000, None),
+    ("to_dict", "event.to_dict()", 2000, 0.6),
+    ("to_json", "one event to JSON bytes (encode_event)", 2000, None),
+    ("batch_100", "100 events to request bytes", 20, 0.7),
+]
+MEMORY_TARGET_BYTES = 600.0
 
 
-def _event_kwargs() -> dict[str, Any]:
-    """Kwargs a user passes: Python objects, no event_id or timestamp (they default)."""
-    from uuid import UUID
+class Worker:
+    """A side's worker process: send a command, read its answer."""
 
-    return {
-        "instance_id": UUID(INSTANCE_ID),
-        "task_duration_ms": 61_234,
-        "task_type": TaskType.IMPLEMENTATION,
-        "complexity": Complexity.MEDIUM,
-        "harness": Harness.CLAUDE_CODE,
-        "model": "claude-sonnet-4-5",
-        "provider": Provider.ANTHROPIC,
-        "estimated_input_tokens": 10_123,
-        "estimated_output_tokens": 2_123,
-        "actual_input_tokens": 11_123,
-        "actual_output_tokens": 2_623,
-        "estimated_cost_usd_micros": 40_123,
-        "actual_cost_usd_micros": 45_123,
-        "quality_gate_passed": False,
-        "quality_gates_run": [QualityGate.BUILD, QualityGate.LINT],
-        "quality_gates_failed": [QualityGate.LINT],
-        "context_compactions": 1,
-        "context_rotations": 0,
-        "context_utilization_final": 0.5123,
-        "outcome": Outcome.SUCCESS,
-        "retry_count": 0,
-        "language": "python",
-        "repo_size_category": RepoSizeCategory.MEDIUM,
-    }
-
-
-def time_us(func: Callable[[], object], *, repeat: int, target_s: float) -> Summary:
-    """Microseconds per call of ``func``: ``repeat`` timeit runs of about ``target_s`` each.
-
-    The garbage collector stays on during timing, as in a real program (timeit
-    turns it off by default, which flatters allocation-heavy code).
-    """
-    timer = timeit.Timer(func, setup="import gc; gc.enable()")
-    trial_calls = 200
-    trial = min(timer.repeat(repeat=3, number=trial_calls)) / trial_calls
-    number = max(1, int(target_s / max(trial, 1e-9)))
-    samples = timer.repeat(repeat=repeat, number=number)
-    return Summary.of([s / number * 1e6 for s in samples])
-
-
-def memory_per_event_bytes(count: int) -> float:
-    """tracemalloc bytes per live event: ``count`` builder-made events held in a list."""
-    make_events(10)  # import and warm every code path before tracing
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        events = make_events(count)
-        gc.collect()
-        after = tracemalloc.get_traced_memory()[0]
-    finally:
-        tracemalloc.stop()
-    if len(events) != count:
-        raise RuntimeError(f"built {len(events)} events, expected {count}")
-    return (after - before) / count
-
-
-def _cases() -> list[tuple[str, str, Callable[[], object]]]:
-    """(key, label, function) for every timed figure."""
-    kwargs = _event_kwargs()
-    given_ids = {
-        **kwargs,
-        "event_id": TaskCompletionEvent(**kwargs).event_id,
-        "timestamp": TaskCompletionEvent(**kwargs).timestamp,
-    }
-    event = TaskCompletionEvent(**kwargs)
-    wire_text = event.to_json()
-    wire = json.loads(wire_text)
-    builder = realistic_builder()
-    gates_run = [QualityGate.BUILD, QualityGate.LINT]
-    gates_failed = [QualityGate.LINT]
-    batch = make_events(100)
-
-    def build() -> TaskCompletionEvent:
-        return (
-            builder.duration_ms(61_234)
-            .tokens(estimated_in=10_123, estimated_out=2_123, actual_in=11_123, actual_out=2_623)
-            .cost(estimated=40_123, actual=45_123)
-            .quality(passed=False, gates_run=gates_run, gates_failed=gates_failed)
-            .context(compactions=1, rotations=0, utilization=0.5123)
-            .build()
+    def __init__(self, kind: str, path: str, python: str) -> None:
+        self.proc = subprocess.Popen(
+            [python, "-I", str(BENCH_DIR / "_model_worker.py"), kind, path],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO_ROOT,
         )
+        self.name = str(self._read()["ready"])
 
-    return [
-        ("construct_us", "TaskCompletionEvent(**kwargs)", lambda: TaskCompletionEvent(**kwargs)),
-        (
-            "construct_given_ids_us",
-            "  same, event_id and timestamp given",
-            lambda: TaskCompletionEvent(**given_ids),
-        ),
-        ("build_us", "EventBuilder setters + build()", build),
-        ("from_dict_us", "TaskCompletionEvent.from_dict(wire)", lambda: event.from_dict(wire)),
-        ("from_json_us", "TaskCompletionEvent.from_json(text)", lambda: event.from_json(wire_text)),
-        ("to_dict_us", "event.to_dict()", event.to_dict),
-        ("to_json_us", "event.to_json()", event.to_json),
-        (
-            "batch_100_json_us",
-            "100-event BatchEventRequest to JSON bytes",
-            lambda: BatchEventRequest(events=batch).to_json().encode("utf-8"),
-        ),
-    ]
+    def _read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("a benchmark worker died (see its stderr above)")
+        return dict(json.loads(line))
+
+    def ask(self, **command: Any) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(command) + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+def _baseline() -> Worker | None:
+    """The package at ``$MOSAIC_BENCH_BASELINE`` (an older copy), measured in the same run."""
+    root = os.environ.get("MOSAIC_BENCH_BASELINE")
+    return None if not root else Worker("mosaic", root, sys.executable)
+
+
+def _workers() -> tuple[Worker, Worker | None, str]:
+    ours = Worker("mosaic", str(REPO_ROOT), sys.executable)
+    try:
+        venv = peer_venv("pydantic")
+    except PeerUnavailable as exc:
+        return ours, None, str(exc)
+    peer = Worker("pydantic", venv.site_packages, venv.python)
+    return ours, peer, peer.name
+
+
+def _interleaved(
+    workers: list[Worker | None], op: str, number: int, repeat: int
+) -> list[list[float]]:
+    """``repeat`` samples per worker, rotating which goes first; one warm-up each."""
+    samples: list[list[float]] = [[] for _ in workers]
+    sides = [(w, out) for w, out in zip(workers, samples, strict=True) if w is not None]
+    for index in range(repeat + 1):
+        shift = index % len(sides)
+        for worker, out in sides[shift:] + sides[:shift]:
+            ns = worker.ask(op=op, number=number)["ns"]
+            if index and ns is not None:
+                out.append(ns / 1000)
+    return samples
+
+
+def _paired_ratio(mine: list[float], theirs: list[float]) -> float:
+    """Median of the per-round ratios: each round's two samples were taken back to back,
+    so a slow spell of a shared machine cancels out of each ratio."""
+    return statistics.median(a / b for a, b in zip(mine, theirs, strict=True))
 
 
 def figures(*, quick: bool = False) -> list[Figure]:
     """Every data-layer figure; ``quick`` trades precision for a run of a few seconds."""
-    repeat = 5 if quick else 11
-    target_s = 0.02 if quick else 0.1
+    repeat = 3 if quick else 15
+    scale = 4 if quick else 1
+    ours, peer, peer_name = _workers()
+    before = _baseline()
     out: list[Figure] = []
-    for key, label, func in _cases():
-        reference = PYDANTIC_V2.get(key)
+    try:
+        for key, label, number, ratio_target in CASES:
+            mine, theirs, old = _interleaved(
+                [ours, peer, before], key, max(1, number // scale), repeat
+            )
+            summary = Summary.of(mine)
+            extra: dict[str, Any] = {"peer": peer_name}
+            if old:
+                extra["before_median"] = Summary.of(old).median
+                if theirs:
+                    extra["before_ratio"] = _paired_ratio(old, theirs)
+            note = ""
+            target = None
+            if theirs:
+                reference = Summary.of(theirs)
+                ratio = _paired_ratio(mine, theirs)
+                extra.update(
+                    peer_median=reference.median, peer_summary=reference.__dict__, ratio=ratio
+                )
+                note = f"pydantic {fmt(reference.median)} µs, ratio {ratio:.2f}x"
+                if ratio_target is not None:
+                    target = ratio_target * reference.median
+                    note += f" (target <= {ratio_target:.2f}x)"
+            out.append(
+                Figure(f"{key}_us", label, "µs", summary, target=target, note=note, extra=extra)
+            )
+        count = 2000 if quick else 10_000
+        mine_b = [ours.ask(op="memory", count=count)["bytes"] for _ in range(1 if quick else 3)]
+        note = ""
+        extra = {"peer": peer_name}
+        if before is not None:
+            extra["before_median"] = before.ask(op="memory", count=count)["bytes"]
+        if peer is not None:
+            theirs_b = peer.ask(op="memory", count=count)["bytes"]
+            ratio = Summary.of(mine_b).median / theirs_b
+            extra.update(peer_median=theirs_b, ratio=ratio)
+            note = f"pydantic {fmt(theirs_b)} B, ratio {ratio:.2f}x"
         out.append(
             Figure(
-                key,
-                label,
-                "µs",
-                time_us(func, repeat=repeat, target_s=target_s),
-                target=TARGETS.get(key),
-                note="" if reference is None else f"pydantic v2: {fmt(reference)} µs",
-                extra={} if reference is None else {"pydantic_v2": reference},
+                "memory_per_event_bytes",
+                f"memory per live event (tracemalloc, {count:,} in a list)",
+                "B",
+                Summary.of(mine_b),
+                target=MEMORY_TARGET_BYTES,
+                note=note,
+                extra=extra,
             )
         )
-    count = 10_000
-    memory = [memory_per_event_bytes(count) for _ in range(1 if quick else 3)]
-    out.append(
-        Figure(
-            "memory_per_event_bytes",
-            f"memory per live event (tracemalloc, {count:,} in a list)",
-            "B",
-            Summary.of(memory),
-            target=TARGETS["memory_per_event_bytes"],
-            note=f"pydantic v2: {fmt(PYDANTIC_V2['memory_per_event_bytes'])} B",
-            extra={"pydantic_v2": PYDANTIC_V2["memory_per_event_bytes"]},
-        )
-    )
+    finally:
+        for worker in (ours, peer, before):
+            if worker is not None:
+                worker.close()
     return out
 
 
-def measure(*, quick: bool = False) -> dict[str, dict[str, Any]]:
-    """The figures as plain data, keyed by figure key (for ``benchmarks/run.py``)."""
-    return {figure.key: figure.as_json() for figure in figures(quick=quick)}
-
-
 def format_table(figs: Sequence[Figure]) -> str:
-    """A plain-text table: median, spread (min-max), target, status and pydantic's figure."""
-    rows = [("figure", "median", "min - max", "target", "status", "pydantic v2", "vs pydantic")]
+    """A plain-text table: median, spread, pydantic's median, ratio, status."""
+    rows = [
+        (
+            "figure",
+            "median",
+            "min - max",
+            "pydantic v2",
+            "ratio",
+            "before",
+            "ratio",
+            "target",
+            "status",
+        )
+    ]
     for f in figs:
-        reference = f.extra.get("pydantic_v2")
-        ratio = "" if reference is None else f"{f.summary.median / reference:.2f}x"
+        peer = f.extra.get("peer_median")
+        ratio = f.extra.get("ratio")
+        old = f.extra.get("before_median")
+        old_ratio = f.extra.get("before_ratio")
+        if old_ratio is None and old is not None and peer is not None:
+            old_ratio = old / peer
         rows.append(
             (
                 f.label,
                 f"{fmt(f.summary.median)} {f.unit}",
                 f"{fmt(f.summary.minimum)} - {fmt(f.summary.maximum)}",
+                "" if peer is None else f"{fmt(peer)} {f.unit}",
+                "" if ratio is None else f"{ratio:.2f}x",
+                "" if old is None else f"{fmt(old)} {f.unit}",
+                "" if old_ratio is None else f"{old_ratio:.2f}x",
                 f.target_text,
                 f.status,
-                "" if reference is None else f"{fmt(reference)} {f.unit}",
-                ratio,
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -240,7 +221,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a rough run of a few seconds")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = parser.parse_args(argv)
+    before = machine_speed("before")
     figs = figures(quick=args.quick)
+    figs.extend([before, machine_speed("after")])
     info = machine_info()
     print(f"mosaic_telemetry data layer — Python {info['python']} on {info['cpu']}")
     print(format_table(figs))

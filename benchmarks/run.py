@@ -3,10 +3,10 @@
 Usage: ``python benchmarks/run.py`` (about a minute), ``--quick`` (a smoke run of
 well under 30 s, for CI), ``--json FILE`` to also write the figures, ``--markdown``
 for the table of docs/performance.md, ``--only import,models,client`` to run some
-groups. ``MOSAIC_BENCH_ROOT=DIR`` measures the package in DIR (a patched copy)
-instead of this checkout. Figures are medians of repeated runs with their spread;
-a MISS is reported, never an error. The exit status is 1 only when a correctness
-check fails (events lost end to end).
+groups (of ``import``, ``models``, ``client``, ``cold``, ``spool``). ``MOSAIC_BENCH_ROOT=DIR``
+measures the package in DIR (a patched copy) instead of this checkout. Figures are
+medians of repeated runs with their spread; a MISS is reported, never an error. The
+exit status is 1 only when a correctness check fails (events lost end to end).
 """
 
 from __future__ import annotations
@@ -19,19 +19,25 @@ import time
 from collections.abc import Callable, Sequence
 
 import bench_client
+import bench_cold_start
 import bench_import
 import bench_models
-from _util import Figure, Summary, fmt, machine_info
+import bench_spool
+from _util import Figure, fmt, machine_info, machine_speed
 
 GROUPS: dict[str, Callable[[bool], list[Figure]]] = {
     "import": lambda quick: bench_import.figures(runs=5 if quick else 15),
     "models": lambda quick: bench_models.figures(quick=quick),
     "client": lambda quick: bench_client.figures(quick=quick),
+    "cold": lambda quick: bench_cold_start.figures(runs=3 if quick else 9),
+    "spool": lambda quick: bench_spool.figures(quick=quick),
 }
 TITLES = {
     "import": "Import",
     "models": "Per event (data layer)",
     "client": "Client: track(), memory, end to end, stop(), idle",
+    "cold": "Cold start (fresh process: import, track one event, flush)",
+    "spool": "Spool engine: append, sync, replay",
 }
 
 
@@ -87,27 +93,6 @@ def format_markdown(sections: Sequence[tuple[str, Sequence[Figure]]]) -> str:
     return "\n".join(out)
 
 
-def _machine_speed(when: str) -> Figure:
-    """A fixed pure-Python workload, timed now: shows when the machine itself sped up or slowed.
-
-    This VM's speed moves by up to 1.7x between minutes (other tenants, CPU
-    frequency); comparing a group's figures with the reference taken next to
-    them tells a slow machine from a slow change.
-    """
-    import timeit
-    import uuid
-
-    number = 20_000
-    samples = [t / number * 1e6 for t in timeit.repeat(uuid.uuid4, number=number, repeat=7)]
-    return Figure(
-        key=f"reference_uuid4_{when.replace(' ', '_')}",
-        label=f"reference: uuid.uuid4() per call, {when}",
-        unit="µs",
-        summary=Summary.of(samples),
-        note="machine speed check; 1.4 µs on this machine at its usual speed",
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the chosen groups, print the table, write JSON if asked; see the module doc."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
@@ -130,9 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sections: list[tuple[str, list[Figure]]] = []
     speed: list[Figure] = []
     for name in groups:
-        speed.append(_machine_speed(f"before {name}"))
+        speed.append(machine_speed(f"before {name}"))
         sections.append((TITLES[name], GROUPS[name](args.quick)))
-    speed.append(_machine_speed("at the end"))
+    speed.append(machine_speed("at the end"))
     sections.append(("Machine speed (same workload before each group)", speed))
     info["benchmark_seconds"] = round(time.perf_counter() - started, 1)
     info["loadavg_at_end"] = (

@@ -1,4 +1,9 @@
-"""The request bodies of event batches: each event encoded alone, then joined."""
+"""The request bodies of event batches: each event encoded alone, then joined.
+
+The usual event (exact types, UTC timestamp) is written by its generated JSON writer,
+which emits the fixed schema's text directly and escapes strings with the standard
+library's C encoder; its bytes parse to the same JSON as ``json.dumps(to_dict())``.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +21,18 @@ def encode_event(event: TaskCompletionEvent) -> bytes:
     """The compact UTF-8 JSON of one event, as it goes in ``{"events": [...]}``.
 
     Raises:
-        Exception: whatever keeps this one event from being written (the caller
-            drops that event alone and keeps the others).
+        ValidationError: a field no longer passes its rule (the event was changed
+            after it was built); the message names it. The caller drops that event
+            alone and keeps the others.
+        AttributeError: ``event`` is not a TaskCompletionEvent.
     """
-    import json  # noqa: PLC0415  # loaded on the first send: import stays cheap
+    encoded = event._encoded()  # exact types, in range, UTC: the generated writer's case
+    if encoded is not None:
+        return encoded
+    # Mutated since it was built, or a timestamp with an offset: the rules check every
+    # field (raising ValidationError naming the bad one), then the general writer runs.
+    event._validate()
+    import json  # noqa: PLC0415  # loaded on first use: import stays cheap
 
     return json.dumps(event.to_dict(), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 

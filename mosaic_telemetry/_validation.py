@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import math
-import re
-import sys
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
-from enum import Enum
+from datetime import datetime, timezone
 from uuid import UUID
 
+from ._text_forms import (
+    UUID_TEXT_PATTERN,
+    compiled,
+    format_datetime,
+    new_uuid4,
+    new_uuid4_bits,
+    parse_datetime,
+    utc_from_text,
+    utf8_ok,
+    uuid_bits_from_text,
+    uuid_from_text,
+    uuid_of_int,
+    uuid_text,
+)
 from .errors import ValidationError
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
 if TYPE_CHECKING:
+    import re
+    from enum import Enum
     from typing import Any, TypeAlias, TypeVar
 
     Rule: TypeAlias = Callable[[Any], Any]
@@ -32,13 +45,19 @@ __all__ = [
     "format_datetime",
     "int_range",
     "list_of_enum",
+    "new_uuid4",
+    "new_uuid4_bits",
     "optional",
     "parse_datetime",
     "str_length",
     "str_map_or_none",
     "to_datetime",
     "to_uuid",
+    "utc_from_text",
+    "utf8_ok",
+    "uuid_bits_from_text",
     "uuid_from_text",
+    "uuid_of_int",
     "uuid_text",
 ]
 
@@ -135,8 +154,18 @@ def any_bool(value: Any) -> bool:
     return value
 
 
+def _writable_text(value: str) -> str:
+    if not value.isascii() and not utf8_ok(value):
+        index = next(i for i, c in enumerate(value) if "\ud800" <= c <= "\udfff")
+        raise Invalid(
+            f"must be text that UTF-8 can encode (a lone surrogate {value[index]!r} "
+            f"is at index {index}, as os.fsdecode gives for undecodable bytes)"
+        )
+    return str(value) if type(value) is not str else value
+
+
 def str_length(lo: int, hi: int) -> Rule:
-    """A ``str`` of ``lo..hi`` characters."""
+    """A ``str`` of ``lo..hi`` characters that UTF-8 can encode."""
 
     def check(value: Any) -> str:
         if not isinstance(value, str):
@@ -145,16 +174,16 @@ def str_length(lo: int, hi: int) -> Rule:
             if lo == 0:
                 raise Invalid(f"must be at most {hi} characters")
             raise Invalid(f"must be {lo} to {hi} characters")
-        return str(value) if type(value) is not str else value
+        return _writable_text(value)
 
     return check
 
 
 def any_str(value: Any) -> str:
-    """Any ``str``."""
+    """Any ``str`` that UTF-8 can encode."""
     if not isinstance(value, str):
         raise Invalid("must be a string")
-    return value
+    return _writable_text(value)
 
 
 def enum_of(enum_cls: type[E]) -> Rule:
@@ -206,48 +235,15 @@ def optional(rule: Rule) -> Rule:
     return check
 
 
-UUID_TEXT = re.compile(
-    r"\A(?:urn:uuid:)?\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
-    r"[0-9a-fA-F]{12}\}?\Z"
-)
+if TYPE_CHECKING:
+    UUID_TEXT: re.Pattern[str]
+    """Every text form of a UUID that ``uuid.UUID`` reads (compiled on first use)."""
 
 
-_CANONICAL_UUID = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-)
-_canonical_uuid = _CANONICAL_UUID.fullmatch
-_last_uuid: tuple[str, UUID] = ("", UUID(int=0))
-
-
-def uuid_from_text(text: str) -> UUID:
-    """Parse the canonical 36-character form quickly (the last one is remembered).
-
-    Raises:
-        ValueError: ``text`` is not in the canonical form.
-    """
-    global _last_uuid  # noqa: PLW0603  # one-entry cache: events repeat their instance_id
-    last_text, last_value = _last_uuid
-    if text == last_text:
-        return last_value
-    if type(text) is not str or _canonical_uuid(text) is None:
-        raise ValueError(text)
-    value = UUID(text)
-    _last_uuid = (text, value)
-    return value
-
-
-_last_text_of: tuple[UUID | None, str] = (None, "")
-
-
-def uuid_text(value: UUID) -> str:
-    """``str(value)``, remembering the last one (events repeat their instance_id)."""
-    global _last_text_of  # noqa: PLW0603  # one-entry cache
-    last_value, last_text = _last_text_of
-    if value is last_value:
-        return last_text
-    text = str(value)
-    _last_text_of = (value, text)
-    return text
+def __getattr__(name: str) -> Any:
+    if name == "UUID_TEXT":  # a module attribute, compiled when first asked for
+        return compiled(UUID_TEXT_PATTERN)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def to_uuid(value: Any) -> UUID:
@@ -256,86 +252,53 @@ def to_uuid(value: Any) -> UUID:
         return value
     if isinstance(value, UUID):
         return UUID(int=value.int)
-    if isinstance(value, str) and UUID_TEXT.match(value):
+    if isinstance(value, str) and compiled(UUID_TEXT_PATTERN).match(value):
         return UUID(str(value))
     raise Invalid("must be a UUID or its string form")
 
 
-_RFC3339 = re.compile(
-    r"\A(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
-    r"(?:([Zz])|([+-])(\d{2}):?(\d{2}))?)?\Z"
+_UTC = timezone.utc
+_DATETIME_RULE = "must be a datetime or an RFC 3339 string such as 2026-01-31T12:00:00Z"
+_UTC_RANGE_RULE = (
+    "must be a moment that UTC can write (between 0001-01-01 and 9999-12-31 in UTC; "
+    "this offset moves it out of that range)"
 )
 
 
-# On 3.11+ datetime.fromisoformat reads "Z"; it is used for the common lengths only
-# (seconds or microseconds, with "Z" or "+hh:mm"), after the RFC 3339 pattern matched.
-_fromisoformat = datetime.fromisoformat if sys.version_info >= (3, 11) else None
-_ISO_LENGTHS = frozenset({20, 25, 27, 32})
-
-
-def parse_datetime(text: str) -> datetime:
-    """Parse an RFC 3339 / ISO 8601 timestamp; a value without offset is UTC.
-
-    Raises:
-        ValueError: the text is not such a timestamp.
-    """
-    match = _RFC3339.match(text)
-    if match is None:
-        raise ValueError(text)
-    if _fromisoformat is not None and len(text) in _ISO_LENGTHS:
-        try:  # the C parser, for the forms it reads exactly as the rules below would
-            value = _fromisoformat(text)
-        except ValueError:
-            pass
-        else:
-            return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
-    year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = match.groups()
-    micro = int((fraction or "0")[:6].ljust(6, "0"))
-    tz = timezone.utc
-    if sign is not None and not zulu:
-        offset = timedelta(hours=int(off_h), minutes=int(off_m))
-        if offset >= timedelta(days=1):
-            raise ValueError(text)
-        tz = timezone(-offset if sign == "-" else offset)
-    return datetime(
-        int(year),
-        int(month),
-        int(day),
-        int(hour or 0),
-        int(minute or 0),
-        int(second or 0),
-        micro,
-        tzinfo=tz,
-    )
+def _writable_in_utc(value: datetime) -> datetime:
+    """``value``, when its instant lies within the years 1 to 9999 in UTC."""
+    try:
+        offset = value.utcoffset()
+    except Exception:  # a hostile or broken tzinfo
+        raise Invalid(_DATETIME_RULE) from None
+    if offset:
+        try:
+            value.replace(tzinfo=None) - offset  # overflows outside years 1..9999
+        except OverflowError:
+            raise Invalid(_UTC_RANGE_RULE) from None
+    return value
 
 
 def to_datetime(value: Any) -> datetime:
-    """A ``datetime`` (naive means UTC) or an RFC 3339 / ISO 8601 string."""
+    """A ``datetime`` (naive means UTC) or an RFC 3339 / ISO 8601 string, writable in UTC."""
     if isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value
+        if value.tzinfo is None:
+            return value.replace(tzinfo=_UTC)
+        try:
+            offset = value.utcoffset()
+        except Exception:  # a hostile or broken tzinfo
+            raise Invalid(_DATETIME_RULE) from None
+        if offset is None:
+            return value.replace(tzinfo=_UTC)
+        return _writable_in_utc(value)
     if isinstance(value, str):
         try:
-            return parse_datetime(value)
+            parsed = parse_datetime(value)
         except ValueError:
             pass
-    raise Invalid("must be a datetime or an RFC 3339 string such as 2026-01-31T12:00:00Z")
-
-
-def format_datetime(value: datetime) -> str:
-    """RFC 3339 text: ``Z`` for UTC, microseconds only when non-zero."""
-    if value.tzinfo is timezone.utc:  # the common case, without a copy
-        return value.isoformat()[:-6] + "Z"
-    offset = value.utcoffset()
-    if offset is None or not offset:
-        return value.replace(tzinfo=None).isoformat() + "Z"
-    if offset % _MINUTE:  # RFC 3339 offsets have no seconds: write the instant in UTC
-        return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat() + "Z"
-    return value.isoformat()
-
-
-_MINUTE = timedelta(minutes=1)
+        else:
+            return _writable_in_utc(parsed)
+    raise Invalid(_DATETIME_RULE)
 
 
 def dict_of_int(*keys: str) -> Rule:
@@ -372,5 +335,7 @@ def str_map_or_none(value: Any) -> dict[str, str | None] | None:
     for key, item in value.items():
         if not isinstance(key, str) or not (item is None or isinstance(item, str)):
             raise Invalid("must map strings to strings or null")
+        if not (utf8_ok(key) and (item is None or utf8_ok(item))):
+            raise Invalid("must hold text that UTF-8 can encode (it holds a lone surrogate)")
         out[key] = item
     return out

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from uuid import UUID
 
+from ._fields import MISSING
 from ._validation import Invalid, to_uuid
 from .enums import Complexity, Harness, Outcome, Provider, QualityGate, RepoSizeCategory, TaskType
 from .models import TaskCompletionEvent
@@ -16,6 +17,12 @@ if TYPE_CHECKING:
 
 
 __all__ = ["EventBuilder"]
+
+# The defaults of the SDK reference's builder table, from the event's field table
+# (gate lists: an empty tuple the event turns into its own list).
+_BUILDER_DEFAULTS: dict[str, Any] = {
+    spec.name: spec.builder for spec in TaskCompletionEvent._FIELDS if spec.builder is not MISSING
+}
 
 
 class EventBuilder:
@@ -32,31 +39,7 @@ class EventBuilder:
             parsed_id: str | UUID = to_uuid(instance_id)
         except Invalid:
             parsed_id = instance_id  # build() reports it with every other problem
-        self._values: dict[str, Any] = {
-            "instance_id": parsed_id,
-            "task_type": TaskType.UNKNOWN,
-            "complexity": Complexity.MEDIUM,
-            "harness": Harness.UNKNOWN,
-            "model": "unknown",
-            "provider": Provider.UNKNOWN,
-            "task_duration_ms": 0,
-            "outcome": Outcome.FAILURE,
-            "retry_count": 0,
-            "language": None,
-            "repo_size_category": None,
-            "estimated_input_tokens": 0,
-            "estimated_output_tokens": 0,
-            "actual_input_tokens": 0,
-            "actual_output_tokens": 0,
-            "estimated_cost_usd_micros": 0,
-            "actual_cost_usd_micros": 0,
-            "quality_gate_passed": False,
-            "quality_gates_run": [],
-            "quality_gates_failed": [],
-            "context_compactions": 0,
-            "context_rotations": 0,
-            "context_utilization_final": 0.0,
-        }
+        self._values: dict[str, Any] = {**_BUILDER_DEFAULTS, "instance_id": parsed_id}
 
     def _set(self, name: str, value: Any) -> EventBuilder:
         self._values[name] = value

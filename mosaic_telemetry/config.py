@@ -7,6 +7,15 @@ import os
 import re
 from dataclasses import dataclass, fields
 
+from ._config_checks import (
+    ENV_PREFIX,
+    api_key_problem,
+    instance_id_problem,
+    mask_url,
+    read_enabled,
+    server_url_problem,
+)
+from ._log import LazyLogger
 from ._validation import Invalid, to_uuid
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
@@ -16,11 +25,10 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_USER_AGENT", "ENV_PREFIX", "TelemetryConfig", "mask_secret"]
 
-DEFAULT_USER_AGENT = "mosaicstack-telemetry-python/0.1.0"
-ENV_PREFIX = "MOSAIC_TELEMETRY_"
+logger = LazyLogger(__name__)
 
-_TRUTHY = frozenset({"1", "true", "yes"})
-_API_KEY = re.compile(r"\A[0-9a-fA-F]{64}\Z")
+DEFAULT_USER_AGENT = "mosaicstack-telemetry-python/0.1.0"
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Env vars that fill a field only when the constructor left it empty.
 _FILL_FROM_ENV = {
@@ -28,7 +36,9 @@ _FILL_FROM_ENV = {
     "api_key": "API_KEY",
     "instance_id": "INSTANCE_ID",
     "ca_file": "CA_FILE",
+    "spool_dir": "SPOOL_DIR",
 }
+_SPOOL_MIN_BYTES = 64 * 1024
 
 
 def mask_secret(secret: str) -> str:
@@ -44,9 +54,11 @@ def mask_secret(secret: str) -> str:
 class TelemetryConfig:
     """All settings of a :class:`TelemetryClient`.
 
-    ``MOSAIC_TELEMETRY_ENABLED`` always overrides ``enabled``;
-    ``MOSAIC_TELEMETRY_SERVER_URL``, ``_API_KEY``, ``_INSTANCE_ID`` and ``_CA_FILE``
-    fill their field only when it was left empty. Trailing slashes of
+    ``MOSAIC_TELEMETRY_ENABLED`` always overrides ``enabled``: ``1``, ``true``, ``yes``
+    enable, ``0``, ``false``, ``no``, ``off`` disable, and any other value disables
+    with one WARNING (and a :meth:`validate` problem);
+    ``MOSAIC_TELEMETRY_SERVER_URL``, ``_API_KEY``, ``_INSTANCE_ID``, ``_CA_FILE`` and
+    ``_SPOOL_DIR`` fill their field only when it was left empty. Trailing slashes of
     ``server_url`` are stripped.
     """
 
@@ -65,12 +77,17 @@ class TelemetryConfig:
     shutdown_timeout_seconds: float = 5.0
     ca_file: str = ""
     gzip: bool = False
+    spool_dir: str | None = None
+    spool_max_bytes: int = 64 * 1024 * 1024
 
     def __post_init__(self) -> None:
         env = os.environ
+        self._env_problem: str | None = None
         enabled = env.get(ENV_PREFIX + "ENABLED")
         if enabled is not None:
-            self.enabled = enabled.strip().lower() in _TRUTHY
+            self.enabled, self._env_problem = read_enabled(enabled)
+            if self._env_problem:
+                logger.warning("telemetry config: %s", self._env_problem)
         for name, suffix in _FILL_FROM_ENV.items():
             if not getattr(self, name):
                 value = env.get(ENV_PREFIX + suffix)
@@ -78,34 +95,55 @@ class TelemetryConfig:
                     setattr(self, name, value)
         if isinstance(self.server_url, str):
             self.server_url = self.server_url.rstrip("/")
+        spool_dir: object = self.spool_dir
+        if isinstance(spool_dir, os.PathLike):  # a pathlib.Path is welcome too
+            self.spool_dir = os.fspath(spool_dir)
 
     def validate(self) -> list[str]:
-        """Check every setting; return one message per problem (empty when valid)."""
-        problems: list[str] = []
-        url = self.server_url
-        if not isinstance(url, str) or not url:
-            problems.append("server_url must be set (for example https://telemetry.example.com)")
-        elif not url.lower().startswith(("http://", "https://")):
-            problems.append(f"server_url must start with http:// or https://, got {url[:60]!r}")
-        elif _CONTROL.search(url) or " " in url:
-            problems.append("server_url must not contain spaces or control characters")
-        key = self.api_key
-        if not isinstance(key, str) or not _API_KEY.match(key):
-            problems.append(
-                "api_key must be 64 hexadecimal characters, "
-                f"got {len(key) if isinstance(key, str) else 0} characters"
-            )
+        """Check every setting; return one message per problem (empty when valid).
+
+        Messages name the setting and the rule, and never show the key or a password.
+        """
+        env_problem: str | None = getattr(self, "_env_problem", None)
+        problems = [env_problem] if env_problem else []
         try:
             to_uuid(self.instance_id)
+            is_uuid = True
         except Invalid:
-            problems.append(
-                f"instance_id must be a UUID string, got {str(self.instance_id)[:60]!r}"
-            )
+            is_uuid = False
+        for problem in (
+            server_url_problem(self.server_url),
+            api_key_problem(self.api_key),
+            instance_id_problem(self.instance_id, is_uuid=is_uuid),
+        ):
+            if problem:
+                problems.append(problem)
         problems.extend(self._number_problems())
         if not isinstance(self.user_agent, str) or _CONTROL.search(self.user_agent):
             problems.append("user_agent must be a string without control characters")
         if self.ca_file and not os.path.isfile(self.ca_file):
             problems.append(f"ca_file must name a readable file, got {self.ca_file[:200]!r}")
+        problems.extend(self._spool_problems())
+        return problems
+
+    def _spool_problems(self) -> list[str]:
+        problems: list[str] = []
+        spool_dir: object = self.spool_dir  # the annotation is a promise callers may break
+        if spool_dir is not None and not isinstance(spool_dir, str):
+            problems.append(f"spool_dir must be a path string or None, got {spool_dir!r:.60}")
+        elif spool_dir and _CONTROL.search(spool_dir):
+            problems.append(
+                f"spool_dir must not contain control characters, got {spool_dir!r:.200}"
+            )
+        elif spool_dir and os.path.exists(spool_dir):
+            from ._spool_dir import directory_problem  # noqa: PLC0415  # only with a spool
+
+            problem = directory_problem(spool_dir)
+            if problem is not None:
+                problems.append(problem)
+        size = self.spool_max_bytes
+        if not _is_int(size) or size < _SPOOL_MIN_BYTES:
+            problems.append(f"spool_max_bytes must be an int of 65536 or more, got {size!r}")
         return problems
 
     def _number_problems(self) -> list[str]:
@@ -137,7 +175,12 @@ class TelemetryConfig:
             if f.name.startswith("_"):
                 continue
             value: Any = getattr(self, f.name)
-            text = mask_secret(value) if f.name == "api_key" else repr(value)
+            if f.name == "api_key":
+                text = mask_secret(value)
+            elif f.name == "server_url" and isinstance(value, str):
+                text = repr(mask_url(value))
+            else:
+                text = repr(value)
             parts.append(f"{f.name}={text}")
         return f"TelemetryConfig({', '.join(parts)})"
 

@@ -9,9 +9,11 @@ import signal
 import sqlite3
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import NamedTuple
 
@@ -31,8 +33,13 @@ from collector_fixtures import (
     sigterm_once_serving,
 )
 
-from mosaic_telemetry import BatchEventResponse, ConfigurationError, PredictionResponse
-from mosaic_telemetry.collector import MAX_BODY_BYTES, Collector, serve_forever
+from mosaic_telemetry import (
+    BatchEventResponse,
+    ConfigurationError,
+    PredictionResponse,
+    TaskCompletionEvent,
+)
+from mosaic_telemetry.collector import MAX_BODY_BYTES, Collector, EventStore, serve_forever
 
 EVENTS = "/v1/events/batch"
 PREDICTIONS = "/v1/predictions/batch"
@@ -471,17 +478,38 @@ def test_min_samples_changes_the_fallback() -> None:
     assert (response.metadata.fallback_level, response.metadata.fallback_note) == (0, None)
 
 
-def test_a_store_failure_gets_a_json_500_and_stores_nothing(tmp_path: Path) -> None:
-    path = str(tmp_path / "events.db")
+def _with_trigger(path: str, action: str) -> None:
     with Collector(API_KEY, db_path=path):
         pass  # creates the table
     conn = sqlite3.connect(path)
     with conn:
         conn.execute(
             "CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.model = 'poison' "
-            "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
+            f"BEGIN SELECT RAISE({action}, 'disk on fire'); END"
         )
     conn.close()
+
+
+def test_a_row_the_store_refuses_is_rejected_alone(tmp_path: Path) -> None:
+    path = str(tmp_path / "events.db")
+    _with_trigger(path, "ABORT")
+    with Collector(API_KEY, db_path=path) as collector:
+        batch = {"events": [*events(2), event_dict(3, model="poison")]}
+        reply = post_json(collector.url, EVENTS, batch)
+        assert reply.status == 202
+        body = reply.json()
+        assert (body["accepted"], body["rejected"]) == (2, 1)
+        assert body["results"][2] == {
+            "event_id": event_id(3),
+            "status": "rejected",
+            "error": "cannot be stored: disk on fire",
+        }
+        assert collector.event_count == 2
+
+
+def test_a_store_failure_gets_a_json_500_and_stores_nothing(tmp_path: Path) -> None:
+    path = str(tmp_path / "events.db")
+    _with_trigger(path, "ROLLBACK")  # the whole write fails, as on a broken disk
     with Collector(API_KEY, db_path=path) as collector:
         batch = {"events": [*events(2), event_dict(3, model="poison")]}
         reply = post_json(collector.url, EVENTS, batch)
@@ -490,6 +518,33 @@ def test_a_store_failure_gets_a_json_500_and_stores_nothing(tmp_path: Path) -> N
         assert collector.event_count == 0
         assert post_json(collector.url, EVENTS, {"events": events(2)}).status == 202
         assert collector.event_count == 2
+
+
+_UNSTORABLE = [
+    ("timestamp", '"0001-01-01T00:00:00+00:01"', "timestamp: must be a moment that UTC can write"),
+    ("timestamp", '"9999-12-31T23:59:59-00:01"', "timestamp: must be a moment that UTC can write"),
+    ("model", '"\\ud800"', "model: must be text that UTF-8 can encode"),
+    ("language", '"py\\udc80"', "language: must be text that UTF-8 can encode"),
+]
+
+
+@pytest.mark.parametrize(("name", "raw", "message"), _UNSTORABLE)
+def test_an_event_the_store_cannot_take_is_rejected_alone_and_the_rest_stored(
+    collector: Collector, name: str, raw: str, message: str
+) -> None:
+    bad = json.dumps(event_dict(2, **{name: "PLACEHOLDER"})).replace('"PLACEHOLDER"', raw)
+    body = f'{{"events": [{json.dumps(event_dict(1))}, {bad}, {json.dumps(event_dict(3))}]}}'
+    reply = request(collector.url, "POST", EVENTS, body.encode(), auth())
+    assert reply.status == 202, reply.body
+    response = BatchEventResponse.from_dict(reply.json())
+    assert [(str(r.event_id), r.status) for r in response.results] == [
+        (event_id(1), "accepted"),
+        (event_id(2), "rejected"),
+        (event_id(3), "accepted"),
+    ]
+    assert message in (response.results[1].error or "")
+    assert collector.event_count == 2
+    assert post_json(collector.url, EVENTS, {"events": events(2, start=10)}).status == 202
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -503,3 +558,54 @@ def test_serve_forever_stops_on_sigterm_and_restores_the_handler() -> None:
     assert urls[0].startswith("http://127.0.0.1:")
     assert not collector.is_running
     assert signal.getsignal(signal.SIGTERM) is original
+
+
+# -- two collectors on one file, retention ---------------------------------------------------------
+
+
+def test_two_collectors_on_one_file_never_serve_stale_predictions(tmp_path: Path) -> None:
+    path = str(tmp_path / "shared.db")
+    with Collector(API_KEY, db_path=path) as writer, Collector(API_KEY, db_path=path) as reader:
+        post_json(writer.url, EVENTS, {"events": events(10)})
+        (first,) = _predict(reader)
+        (again,) = _predict(reader)
+        assert (first.metadata.sample_size, again.metadata.cache_hit) == (10, True)
+        for start in (100, 200):
+            assert post_json(writer.url, EVENTS, {"events": events(100, start=start)}).status == 202
+        (after,) = _predict(reader)
+        assert (after.metadata.sample_size, after.metadata.cache_hit) == (210, False)
+        # A deletion by any connection (here sqlite3 itself) rebuilds the reader's index.
+        conn = sqlite3.connect(path)
+        with conn:
+            conn.execute("DELETE FROM events WHERE seq % 2 = 0")
+        conn.close()
+        (pruned,) = _predict(reader)
+        assert (pruned.metadata.sample_size, pruned.metadata.cache_hit) == (105, False)
+
+
+def test_old_events_are_deleted_at_start_when_retention_is_set(tmp_path: Path) -> None:
+    path = str(tmp_path / "events.db")
+    store = EventStore(path)
+    now = datetime.now(timezone.utc)
+    store.add(_events(1, 2), received_at=now - timedelta(days=40))
+    store.add(_events(3), received_at=now - timedelta(days=2))
+    store.close()
+    with Collector(API_KEY, db_path=path, retain_days=30) as collector:
+        deadline = time.monotonic() + 30
+        while collector.event_count != 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert collector.event_count == 1
+        assert _predict(collector)[0].metadata.sample_size == 1
+    with Collector(API_KEY, db_path=path) as keeping:  # the default keeps everything
+        post_json(keeping.url, EVENTS, {"events": events(1, start=9)})
+        assert keeping.event_count == 2
+
+
+@pytest.mark.parametrize("days", [0, -1, 1.5, True, "7"])
+def test_a_retention_that_is_not_a_whole_number_of_days_is_refused(days: object) -> None:
+    with pytest.raises(ConfigurationError, match="retain_days must be a whole number"):
+        Collector(API_KEY, retain_days=days)  # type: ignore[arg-type]  # deliberately wrong
+
+
+def _events(*numbers: int) -> list[TaskCompletionEvent]:
+    return [TaskCompletionEvent.from_dict(event_dict(n)) for n in numbers]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -69,8 +70,10 @@ def test_field_has_its_default(name: str, default: Any) -> None:
 
 # --- environment --------------------------------------------------------------------------------
 
-TRUTHY = ["1", "true", "TRUE", "True", "yes", "YES", "Yes"]
-FALSY = ["0", "false", "no", "", "on", "2", "y", "t", "enabled", "truee"]
+TRUTHY = ["1", "true", "TRUE", "True", "yes", "YES", "Yes", " yes\n"]
+RECOGNISED_FALSY = ["0", "false", "FALSE", "no", "No", "off", "OFF", " 0 "]
+UNRECOGNISED = ["", "on", "ON", "2", "y", "t", "enabled", "truee", "disable"]
+FALSY = RECOGNISED_FALSY + UNRECOGNISED
 
 
 @pytest.mark.parametrize("constructed", [True, False])
@@ -89,6 +92,35 @@ def test_enabled_env_anything_else_is_false_and_overrides(
 ) -> None:
     monkeypatch.setenv(PREFIX + "ENABLED", env_value)
     assert TelemetryConfig(enabled=constructed).enabled is False
+
+
+@pytest.mark.parametrize("env_value", TRUTHY + RECOGNISED_FALSY)
+def test_a_recognised_enabled_value_logs_nothing_and_is_no_problem(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, env_value: str
+) -> None:
+    monkeypatch.setenv(PREFIX + "ENABLED", env_value)
+    caplog.set_level(logging.DEBUG, logger="mosaic_telemetry")
+    assert TelemetryConfig(**VALID).validate() == []
+    assert caplog.records == []
+
+
+@pytest.mark.parametrize("env_value", UNRECOGNISED)
+def test_an_unrecognised_enabled_value_warns_once_and_is_a_problem(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, env_value: str
+) -> None:
+    monkeypatch.setenv(PREFIX + "ENABLED", env_value)
+    caplog.set_level(logging.DEBUG, logger="mosaic_telemetry")
+    config = TelemetryConfig(**VALID)
+    assert config.enabled is False  # the spec's truthy values only; "on" never sends
+    [record] = caplog.records
+    assert record.levelno == logging.WARNING
+    message = record.getMessage()
+    shown = repr(env_value) if env_value else "is set but empty"
+    assert shown in message
+    assert "so telemetry is disabled; 1, true, yes enable it, 0, false, no, off disable it" in (
+        message
+    )
+    assert config.validate() == [message.removeprefix("telemetry config: ")]
 
 
 @pytest.mark.parametrize("constructed", [True, False])
@@ -262,7 +294,166 @@ def test_default_config_names_the_three_missing_settings() -> None:
         assert name in problem
 
 
-@pytest.mark.parametrize("bad_key", ["g" * 64, "a" * 63, API_KEY + "00", "Bearer " + API_KEY])
+# The exact words a user reads for each mistake people make.
+MESSAGES = [
+    (
+        "server_url",
+        "",
+        "server_url is not set (MOSAIC_TELEMETRY_SERVER_URL or server_url=), "
+        "for example https://telemetry.example.com",
+    ),
+    (
+        "server_url",
+        "https://telemetry.example.com/v1",
+        "server_url must be the base URL without /v1 (the client adds /v1/... itself): "
+        "use 'https://telemetry.example.com'",
+    ),
+    (
+        "server_url",
+        "https://telemetry.example.com/v1/events/batch",
+        "server_url must be the base URL without /v1 (the client adds /v1/... itself): "
+        "use 'https://telemetry.example.com'",
+    ),
+    (
+        "server_url",
+        "http://127.0.0.1:8080/api/V1/",
+        "server_url must be the base URL without /v1 (the client adds /v1/... itself): "
+        "use 'http://127.0.0.1:8080/api'",
+    ),
+    (
+        "server_url",
+        "https://telemetry.example.com\n",
+        "server_url ends with a newline (as echo or a file adds one): remove it",
+    ),
+    (
+        "server_url",
+        " https://telemetry.example.com",
+        "server_url has spaces or tabs at its start or end: remove them",
+    ),
+    (
+        "server_url",
+        "https://telemetry.example.com/a\tb",
+        "server_url must not contain spaces or control characters (found a tab at position 32)",
+    ),
+    (
+        "server_url",
+        "https://user:hunter2@telemetry.example.com",
+        "server_url must not hold a user name or password, got "
+        "'https://***@telemetry.example.com'; the client authenticates with api_key",
+    ),
+    ("server_url", "https://:443/", "server_url has no host name, got 'https://:443'"),
+    (
+        "server_url",
+        "https://telemetry.example.com:99999",
+        "server_url has an invalid host or port, got 'https://telemetry.example.com:99999'",
+    ),
+    (
+        "server_url",
+        "https://telemetry.example.com?team=1",
+        "server_url must not have a query (?) or fragment (#), "
+        "got 'https://telemetry.example.com?team=1'",
+    ),
+    (
+        "server_url",
+        "ftp://telemetry.example.com",
+        "server_url must start with http:// or https://, got 'ftp://telemetry.example.com'",
+    ),
+    ("api_key", "", "api_key is not set (MOSAIC_TELEMETRY_API_KEY or api_key=)"),
+    (
+        "api_key",
+        "g" * 64,
+        "api_key must be 64 hexadecimal characters (0-9, a-f); found 'g' at position 1",
+    ),
+    (
+        "api_key",
+        API_KEY[:40] + "-" + API_KEY[41:],
+        "api_key must be 64 hexadecimal characters (0-9, a-f); found '-' at position 41",
+    ),
+    ("api_key", "0" * 63, "api_key must be 64 hexadecimal characters (0-9, a-f); got 63"),
+    ("api_key", "0" * 65, "api_key must be 64 hexadecimal characters (0-9, a-f); got 65"),
+    (
+        "api_key",
+        API_KEY + "\n",
+        "api_key ends with a newline (as echo or a file adds one): remove it; "
+        "the 64 characters inside are a valid key",
+    ),
+    (
+        "api_key",
+        API_KEY + "  ",
+        "api_key has spaces or tabs at its start or end: remove them; "
+        "the 64 characters inside are a valid key",
+    ),
+    (
+        "api_key",
+        "0" * 62 + "\n",
+        "api_key ends with a newline (as echo or a file adds one): remove it",
+    ),
+    ("api_key", "Bearer " + API_KEY, "api_key must be the key alone, without 'Bearer '"),
+    (
+        "instance_id",
+        "",
+        "instance_id is not set (MOSAIC_TELEMETRY_INSTANCE_ID or instance_id=); "
+        "make one with: python -c 'import uuid; print(uuid.uuid4())'",
+    ),
+    (
+        "instance_id",
+        INSTANCE + "\n",
+        "instance_id ends with a newline (as echo or a file adds one): remove it",
+    ),
+    ("instance_id", "not-a-uuid", "instance_id must be a UUID string, got 'not-a-uuid'"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "message"), MESSAGES, ids=repr)
+def test_validate_names_the_true_cause(name: str, value: str, message: str) -> None:
+    assert TelemetryConfig(**{**VALID, name: value}).validate() == [message]
+
+
+def test_a_key_from_the_environment_with_a_newline_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(PREFIX + "API_KEY", API_KEY + "\n")
+    problems = TelemetryConfig(server_url=VALID["server_url"], instance_id=INSTANCE).validate()
+    assert problems == [
+        "api_key ends with a newline (as echo or a file adds one): remove it; "
+        "the 64 characters inside are a valid key"
+    ]
+
+
+PASSWORD_URLS = [
+    "https://user:hunter2@telemetry.example.com",
+    "https://hunter2@telemetry.example.com/",
+    "https://user:hun@ter2@telemetry.example.com",
+    "user:hunter2@telemetry.example.com",
+    "ftp://user:hunter2@telemetry.example.com",
+    "https://user:hunter2@telemetry.example.com/v1",
+]
+
+
+@pytest.mark.parametrize("url", PASSWORD_URLS)
+def test_a_url_password_is_refused_and_never_shown(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for config in (
+        TelemetryConfig(**{**VALID, "server_url": url}),
+        _from_env_url(monkeypatch, url),
+    ):
+        problems = config.validate()
+        assert len(problems) == 1 and problems[0].startswith("server_url"), problems
+        for text in (*problems, repr(config), str(config)):
+            assert "hunter2" not in text
+            assert "ter2" not in text
+
+
+def _from_env_url(monkeypatch: pytest.MonkeyPatch, url: str) -> TelemetryConfig:
+    monkeypatch.setenv(PREFIX + "SERVER_URL", url)
+    return TelemetryConfig(api_key=API_KEY, instance_id=INSTANCE)
+
+
+@pytest.mark.parametrize(
+    "bad_key",
+    ["g" * 64, "a" * 63, API_KEY + "00", "Bearer " + API_KEY, API_KEY + "\n", "x" + API_KEY[1:]],
+)
 def test_validate_never_repeats_the_api_key(bad_key: str) -> None:
     problems = TelemetryConfig(**{**VALID, "api_key": bad_key}).validate()
     assert problems

@@ -11,8 +11,12 @@ import inspect
 import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import textwrap
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +34,32 @@ DOC_FILES = [README, *sorted((ROOT / "docs").glob("*.md"))]
 
 COMPILE_ONLY = re.compile(r"#\s*compile-only:\s*(?P<reason>.*)")
 """First-line marker of a block that is compiled but not run; the reason must say what it needs."""
+NOT_RUN = re.compile(r"<!--\s*docs-test:\s*not run:\s*(?P<reason>.*?)\s*-->")
+"""The line just above a shell block that can't run here, with the reason."""
+SHELL_LANGUAGES = ("bash", "sh", "shell")
+EXAMPLES = ROOT / "docs" / "examples"
+
+# Every shell block that is not run, by file and reason. Pinned: not running a block
+# is a decision, taken here, not a marker slipped into a document.
+NOT_RUN_BLOCKS = [
+    ("README.md", "it runs this test suite itself"),
+    ("README.md", "it installs the package into the Python that runs it"),
+    ("docs/integration-guide.md", "it needs your staging server and its key"),
+    ("docs/integration-guide.md", "it needs your network's private CA, proxy and server"),
+    ("docs/performance.md", "the benchmarks take about a minute of a quiet machine"),
+    ("docs/performance.md", "it installs the peer SDKs and runs for minutes"),
+    ("docs/reliability.md", "it runs the reliability suite, which the test run already does"),
+    ("docs/reliability.md", "it needs a virtual environment per Python version"),
+    ("docs/spool.md", "it needs a spool that a client has written"),
+    ("docs/collector.md", "it needs the store of a collector that has received events"),
+    ("docs/collector.md", "the collector benchmarks run for minutes"),
+    ("README.md", "it needs a Claude Code transcript"),
+    ("docs/harnesses.md", "it needs a Claude Code transcript and your server"),
+    ("docs/harnesses.md", "it needs Claude Code"),
+    ("docs/harnesses.md", "it needs Codex"),
+    ("docs/harnesses.md", "it needs aider"),
+]
+SHELL_TIMEOUT_S = 120.0
 
 BLOCK_TIMEOUT_S = 60.0  # generous: a block normally runs in well under a second
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
@@ -46,6 +76,7 @@ class Block:
     line: int
     language: str
     code: str
+    not_run_reason: str | None = None
 
     @property
     def label(self) -> str:
@@ -81,13 +112,19 @@ def fenced_blocks(path: Path) -> list[Block]:
             end += 1
         else:
             raise AssertionError(f"{path.relative_to(ROOT)}:{index + 1}: unclosed code fence")
-        blocks.append(Block(path, index + 1, language, "\n".join(body) + "\n"))
+        above = NOT_RUN.fullmatch(lines[index - 1].strip()) if index else None
+        reason = above["reason"] if above else None
+        blocks.append(Block(path, index + 1, language, "\n".join(body) + "\n", reason))
         index = end + 1
     return blocks
 
 
 def python_blocks() -> list[Block]:
     return [b for path in DOC_FILES for b in fenced_blocks(path) if b.language in ("python", "py")]
+
+
+def shell_blocks() -> list[Block]:
+    return [b for path in DOC_FILES for b in fenced_blocks(path) if b.language in SHELL_LANGUAGES]
 
 
 def sections(path: Path) -> dict[str, str]:
@@ -217,6 +254,261 @@ def test_fenced_blocks_finds_indented_and_tilde_fences(tmp_path: Path) -> None:
     assert blocks == [(2, "python", "x = 1\n"), (7, "py", "y = 2\n"), (10, "bash", "ls\n")]
 
 
+# -- (a') every shell example runs, as a user would paste it -----------------------------------
+
+
+SHELL_BLOCKS = shell_blocks()
+
+
+def test_docs_are_found_in_every_markdown_file_of_docs() -> None:
+    """A new docs/*.md is picked up by these tests without being listed anywhere."""
+    assert set(DOC_FILES) == {README, *(ROOT / "docs").glob("*.md")}
+
+
+def test_the_blocks_that_are_not_run_are_exactly_the_pinned_ones() -> None:
+    found = [
+        (str(b.path.relative_to(ROOT)), b.not_run_reason)
+        for b in [*SHELL_BLOCKS, *BLOCKS]
+        if b.not_run_reason is not None
+    ]
+    assert sorted(found) == sorted(NOT_RUN_BLOCKS), (
+        "a shell block is marked 'docs-test: not run' but not pinned in NOT_RUN_BLOCKS "
+        "(or the other way round): run it, or pin the reason here"
+    )
+
+
+def _shell_workspace(tmp_path: Path) -> dict[str, str]:
+    """A temp dir with docs/examples, and an environment with python and mosaic-telemetry."""
+    shutil.copytree(EXAMPLES, tmp_path / "docs" / "examples")
+    bin_dir = tmp_path / ".bin"
+    bin_dir.mkdir()
+    for name in ("python", "python3"):
+        (bin_dir / name).symlink_to(sys.executable)
+    script = bin_dir / "mosaic-telemetry"
+    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m mosaic_telemetry "$@"\n')
+    script.chmod(0o755)
+    env = clean_env()
+    env["PATH"] = os.pathsep.join([str(bin_dir), env.get("PATH", "")])
+    env["TMPDIR"] = str(tmp_path)  # mktemp inside the block stays in this test's directory
+    return env
+
+
+def _stop_group(pgid: int) -> bool:
+    """Whether the process group ``pgid`` is gone within 10 s (killed when it is not)."""
+    deadline = time.monotonic() + 10.0
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@pytest.mark.slow  # each block starts interpreters, some a collector: seconds
+@pytest.mark.parametrize("block", SHELL_BLOCKS, ids=[b.label for b in SHELL_BLOCKS])
+def test_shell_example_runs(block: Block, tmp_path: Path) -> None:
+    shell = shutil.which("bash")
+    if shell is None:  # pragma: no cover  # every CI image has bash
+        pytest.skip("bash is not installed")
+    syntax = subprocess.run(
+        [shell, "-n", "-c", block.code], capture_output=True, text=True, check=False
+    )
+    assert syntax.returncode == 0, f"{block.label}: not valid shell:\n{syntax.stderr}"
+    if block.not_run_reason is not None:
+        return
+    env = _shell_workspace(tmp_path)
+    (tmp_path / "block.sh").write_text(block.code, encoding="utf-8")
+    # Files, not pipes: a process the block left behind would hold a pipe open forever.
+    with (tmp_path / "out.txt").open("w") as out_file, (tmp_path / "err.txt").open("w") as err_file:
+        process = subprocess.Popen(
+            [shell, "-e", "-o", "pipefail", "block.sh"],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out_file,
+            stderr=err_file,
+            start_new_session=True,  # its own process group: whatever it starts is found
+        )
+        try:
+            process.wait(timeout=SHELL_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        finally:
+            left_running = not _stop_group(process.pid)
+    out = (tmp_path / "out.txt").read_text(encoding="utf-8", errors="replace")
+    err = (tmp_path / "err.txt").read_text(encoding="utf-8", errors="replace")
+    report = f"{block.label} failed:\n--- stdout\n{out}\n--- stderr\n{err}"
+    assert process.returncode != -signal.SIGKILL, (
+        f"did not end in {SHELL_TIMEOUT_S:.0f} s: {report}"
+    )
+    assert process.returncode == 0, report
+    assert "Traceback" not in err, report
+    assert not left_running, f"{block.label} left a process running after it ended"
+
+
+def test_the_shell_runner_reports_a_failing_block(tmp_path: Path) -> None:
+    block = Block(README, 1, "bash", "true\nfalse\necho never\n")
+    with pytest.raises(AssertionError, match=r"README\.md:1 failed"):
+        test_shell_example_runs(block, tmp_path)
+
+
+def test_the_not_run_marker_is_read_from_the_line_above_the_fence(tmp_path: Path) -> None:
+    doc = tmp_path / "doc.md"
+    doc.write_text(
+        "<!-- docs-test: not run: needs a cluster -->\n```bash\nkubectl get pods\n```\n"
+        "\n<!-- docs-test: not run: far away -->\n\n```bash\nls\n```\n",
+        encoding="utf-8",
+    )
+    assert [b.not_run_reason for b in fenced_blocks(doc)] == ["needs a cluster", None]
+
+
+# -- (a'') the documented FastAPI patterns never change an answer of the host -------------------
+
+_FASTAPI_STUB = '''
+"""A stand-in for FastAPI: routes are kept, and called directly by the test."""
+
+
+class HTTPException(Exception):
+    def __init__(self, status_code, detail=None):
+        super().__init__(status_code, detail)
+
+
+class FastAPI:
+    def __init__(self, lifespan=None, **options):
+        self.lifespan = lifespan
+        self.routes = {}
+
+    def _route(self, method, path):
+        def decorate(function):
+            self.routes[(method, path)] = function
+            return function
+
+        return decorate
+
+    def post(self, path, **options):
+        return self._route("POST", path)
+
+    def get(self, path, **options):
+        return self._route("GET", path)
+'''
+_PYDANTIC_STUB = """
+class BaseModel:
+    def __init__(self, **values):
+        for name, value in values.items():
+            setattr(self, name, value)
+"""
+# What each documented application is asked, and what it must answer (as JSON).
+_FASTAPI_CALLS = {
+    "README.md": (
+        "answers = [await task_completed(task_id='t1', model='gpt-4o', input_tokens=-1,"
+        " output_tokens=5), await task_completed(task_id='t2', model='gpt-4o',"
+        " input_tokens=10, output_tokens=5)]",
+        [{"task_id": "t1", "status": "recorded"}, {"task_id": "t2", "status": "recorded"}],
+    ),
+    "docs/integration-guide.md": (
+        "answers = [await task_completed(TaskReport(task_type='testing', complexity='low',"
+        " model='claude-sonnet-4', duration_ms=1000, estimated_input_tokens=10,"
+        " actual_input_tokens=-5, actual_output_tokens=3, cost_usd_micros=7,"
+        " tests_passed=True, succeeded=True)),"
+        " await estimate(task_type='testing', model='claude-sonnet-4', complexity='low')]",
+        [{"status": "recorded"}, {"available": False}],
+    ),
+}
+FASTAPI_BLOCKS = [b for b in BLOCKS if "FastAPI" in (b.compile_only_reason or "")]
+
+
+def test_every_fastapi_example_is_run_against_the_stand_in() -> None:
+    assert sorted(str(b.path.relative_to(ROOT)) for b in FASTAPI_BLOCKS) == sorted(_FASTAPI_CALLS)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{}, {"MOSAIC_TELEMETRY_ENABLED": "false"}, {"MOSAIC_TELEMETRY_ENABLED": "on"}],
+    ids=["unconfigured", "disabled", "unknown-switch"],
+)
+@pytest.mark.parametrize("block", FASTAPI_BLOCKS, ids=[b.label for b in FASTAPI_BLOCKS])
+def test_a_fastapi_example_answers_the_same_when_telemetry_is_unconfigured(
+    block: Block, settings: dict[str, str], tmp_path: Path
+) -> None:
+    """No MOSAIC_TELEMETRY_INSTANCE_ID: build() raises, yet no endpoint may fail."""
+    stubs = tmp_path / "stubs"
+    for name, source in (("fastapi", _FASTAPI_STUB), ("pydantic", _PYDANTIC_STUB)):
+        (stubs / name).mkdir(parents=True)
+        (stubs / name / "__init__.py").write_text(source, encoding="utf-8")
+    call, expected = _FASTAPI_CALLS[str(block.path.relative_to(ROOT))]
+    driver = block.code + textwrap.dedent(
+        f"""
+
+        import asyncio as _asyncio
+        import json as _json
+
+
+        async def _drive():
+            async with app.lifespan(app):
+                {call}
+            return answers
+
+
+        print(_json.dumps(_asyncio.run(_drive())))
+        """
+    )
+    env = clean_env()
+    env.update(settings)
+    env["PYTHONPATH"] = os.pathsep.join([str(stubs), env["PYTHONPATH"]])
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", driver],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=BLOCK_TIMEOUT_S,
+        check=False,
+    )
+    report = f"{block.label} failed:\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+    assert result.returncode == 0, report
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == expected, report
+    assert "Traceback" not in result.stderr, report
+
+
+# -- (a''') the example events are valid, and the full one has every field -----------------------
+
+
+def test_the_full_example_event_has_every_field() -> None:
+    data = json.loads((EXAMPLES / "event.json").read_text(encoding="utf-8"))
+    fields = [f.name for f in dataclasses.fields(mosaic_telemetry.TaskCompletionEvent)]
+    assert list(data) == fields
+    assert mosaic_telemetry.TaskCompletionEvent.from_dict(data).to_dict() == data
+
+
+_VALIDATE = ["--validate", "--instance-id", "2f1e8c4a-5b6d-4e7f-8a9b-0c1d2e3f4a5b"]
+
+
+@pytest.mark.parametrize("name", ["event.json", "events.jsonl", "minimal.json"])
+def test_every_example_file_is_valid_input_for_send(name: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mosaic_telemetry", "send", str(EXAMPLES / name), *_VALIDATE],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=BLOCK_TIMEOUT_S,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " 0 invalid " in result.stdout
+
+
+def test_every_example_file_is_documented() -> None:
+    readme = README.read_text(encoding="utf-8")
+    for path in sorted(EXAMPLES.iterdir()):
+        assert f"docs/examples/{path.name}" in readme, path.name
+
+
 # -- (b) the API reference names everything that is exported ----------------------------------
 
 
@@ -342,7 +634,11 @@ def _config_rows() -> dict[str, list[str]]:
     """The README's configuration table: field name -> its cells (type, default, env, rule)."""
     rows: dict[str, list[str]] = {}
     for line in section_titled("Configuration").splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        # A cell writes a literal pipe (``str \\| None``) escaped, as Markdown tables need.
+        cells = [
+            cell.strip().replace("\\|", "|")
+            for cell in re.split(r"(?<!\\)\|", line.strip().strip("|"))
+        ]
         if line.startswith("| `") and len(cells) == 5:
             rows[cells[0].strip("`")] = cells[1:]
     return rows

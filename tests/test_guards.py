@@ -68,11 +68,12 @@ def _run_python(code: str, *args: str, cwd: Path) -> subprocess.CompletedProcess
 
     ``-S`` matters: with site-packages the editable install would satisfy a stray absolute
     ``import mosaic_telemetry`` and hide it. Settings the client reads from the environment
-    are dropped so the host's shell cannot change the outcome.
+    are dropped so the host's shell cannot change the outcome. ``-I`` ignores PYTHONWARNINGS,
+    so ``-W error`` keeps warnings fatal here as everywhere else in the suite.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_TELEMETRY_")}
     return subprocess.run(
-        [sys.executable, "-I", "-S", "-B", "-c", code, *args],
+        [sys.executable, "-I", "-S", "-B", "-W", "error", "-c", code, *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -294,10 +295,15 @@ def test_import_cost_guard_names_the_offender(tmp_path: Path, heavy: str) -> Non
 
 # Runs in a fresh interpreter: arms recorders, imports the package once, reports what happened.
 _IMPORT_EFFECTS = r"""
-import atexit, collections.abc, importlib, json, logging, os, signal, sys, threading, warnings
+import atexit, collections.abc, importlib, json, logging, os, signal, sys, sysconfig, threading
+import warnings
 
 path_entry, package = sys.argv[1], sys.argv[2]
 package_dir = os.path.join(path_entry, *package.split("."))
+_STDLIB = tuple(
+    os.path.join(sysconfig.get_path(name), "") for name in ("stdlib", "platstdlib")
+) + ("<frozen ",)
+_SITE = tuple(os.path.join(sysconfig.get_path(name), "") for name in ("purelib", "platlib"))
 effects = {kind: [] for kind in (
     "threads", "sockets", "file_writes", "processes", "env_reads", "logging", "global_hooks"
 )}
@@ -316,13 +322,35 @@ def _caller():
     return fallback or "?"
 
 
+def _stdlib_import_reads(frame):
+    # True when the read is made by the top-level code of a standard-library module that the
+    # package's import is loading (3.14's `import subprocess` reads
+    # _PYTHON_SUBPROCESS_USE_POSIX_SPAWN, every version's `import zoneinfo` PYTHONTZPATH): that
+    # is the interpreter's own business, the same with or without this package. Walking out
+    # from the reading frame, the package's own frame comes first for everything the package
+    # does itself, directly or through a stdlib function (os.getenv, shutil.get_terminal_size),
+    # in any of its modules; only a stdlib module body in between hands the read to the stdlib.
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename.startswith(package_dir):
+            return False
+        if (
+            frame.f_code.co_name == "<module>"
+            and filename.startswith(_STDLIB)
+            and not filename.startswith(_SITE)
+        ):
+            return True
+        frame = frame.f_back
+    return False
+
+
 class _RecordingEnviron(collections.abc.MutableMapping):
     # os.environ reads raise no audit event, so the mapping itself is swapped out.
     def __init__(self, real):
         self._real = real
 
     def _note(self, what):
-        if armed:
+        if armed and not _stdlib_import_reads(sys._getframe(2)):
             effects["env_reads"].append(f"{what} at {_caller()}")
 
     def __getitem__(self, key):
@@ -500,6 +528,9 @@ def test_import_has_no_side_effect(import_side_effects: dict[str, list[str]], ki
         ("processes", "import subprocess as _sp, sys as _sy\n_sp.run([_sy.executable, '-c', ''])"),
         ("env_reads", "import os as _o\n_o.environ.get('HOME')"),
         ("env_reads", "import os as _o\n_o.getenv('MOSAIC_TELEMETRY_ENABLED')"),
+        # Through a stdlib function that reads os.environ['COLUMNS'] on the package's behalf.
+        ("env_reads", "import shutil as _sh\n_sh.get_terminal_size()"),
+        ("env_reads", "def _settings():\n    import os\n    return dict(os.environ)\n_settings()"),
         ("logging", "import logging as _l\n_l.basicConfig()"),
         ("logging", "import logging as _l\n_l.getLogger(__name__).addHandler(_l.StreamHandler())"),
         ("global_hooks", "import atexit as _a\n_a.register(print)"),
@@ -511,6 +542,17 @@ def test_side_effect_guard_catches_the_effect(tmp_path: Path, kind: str, source:
     effects = _import_side_effects(tmp_path, PACKAGE)
     assert effects[kind], f"the {kind} probe missed: {source!r}"
     assert {k for k, found in effects.items() if found} == {kind}, effects
+
+
+def test_side_effect_guard_leaves_a_stdlib_modules_own_import_time_reads_to_it(
+    tmp_path: Path,
+) -> None:
+    # zoneinfo's module body reads PYTHONTZPATH on every version (subprocess's does on 3.14+):
+    # importing it is not the package reading the environment. The same read made by the
+    # package's own code is caught (the env_reads rows above), so nothing hides behind this.
+    _append(_copy_package(tmp_path / PACKAGE) / "__init__.py", "import zoneinfo as _z")
+    effects = _import_side_effects(tmp_path, PACKAGE)
+    assert not any(effects.values()), effects
 
 
 # --------------------------------------------------------------------------------------------
@@ -576,3 +618,78 @@ def test_version_is_a_literal_matching_pyproject() -> None:
 
 def test_package_ships_a_py_typed_marker() -> None:
     assert (PACKAGE_DIR / "py.typed").is_file()
+
+
+# --------------------------------------------------------------------------------------------
+# 6. Optional parts stay optional: the client never imports the adapters
+# --------------------------------------------------------------------------------------------
+
+OPTIONAL_USERS = ("adapters", "cli")
+"""Subpackages allowed to import the adapters (the adapters themselves and the commands)."""
+
+
+def _adapter_imports(package_dir: Path) -> list[str]:
+    """One line per import of ``<package>.adapters`` by a module outside OPTIONAL_USERS."""
+    problems: list[str] = []
+    for path in _modules(package_dir):
+        relative = path.relative_to(package_dir)
+        if relative.parts[0] in OPTIONAL_USERS:
+            continue
+        # Relative imports start from the module's package (for __init__.py: its own).
+        here = [package_dir.name, *relative.with_suffix("").parts][:-1]
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom) or node.level == 0:
+                continue
+            base = here[: len(here) - (node.level - 1)]
+            targets = [[*base, *node.module.split(".")]] if node.module else []
+            targets += [[*base, alias.name] for alias in node.names] if not node.module else []
+            if any(t[1:2] == ["adapters"] for t in targets):
+                problems.append(f"{path.relative_to(package_dir.parent)}:{node.lineno}")
+    return problems
+
+
+def test_the_client_never_imports_the_adapters() -> None:
+    assert (PACKAGE_DIR / "adapters" / "__init__.py").is_file()
+    assert _adapter_imports(PACKAGE_DIR) == []
+
+
+@pytest.mark.parametrize(
+    ("module", "line"),
+    [
+        ("client.py", "from .adapters import FORMATS"),
+        ("client.py", "from . import adapters"),
+        ("collector/store.py", "from ..adapters._pricing import PriceTable"),
+    ],
+)
+def test_the_adapter_guard_names_an_offending_import(
+    tmp_path: Path, module: str, line: str
+) -> None:
+    copy = _copy_package(tmp_path / PACKAGE)
+    lineno = _append(copy / module, line)
+    assert _adapter_imports(copy) == [f"{PACKAGE}/{module}:{lineno}"]
+
+
+_WITHOUT_ADAPTERS = """
+import importlib, sys
+sys.path.insert(0, sys.argv[1])
+cli = importlib.import_module(sys.argv[2] + ".cli")
+commands = cli.build_parser()._subparsers._group_actions[0].choices
+assert "ingest" not in commands and "hook" not in commands, sorted(commands)
+assert "send" in commands, sorted(commands)
+print("NO-ADAPTERS-OK")
+"""
+
+
+def test_a_vendored_copy_without_adapters_works_and_lists_no_ingest_or_hook(
+    tmp_path: Path,
+) -> None:
+    host = _vendor(PACKAGE_DIR, tmp_path)
+    shutil.rmtree(host / "hostapp" / "_vendor" / PACKAGE / "adapters")
+    for script, marker in (
+        (_VENDORED_USE, "VENDORED-USE-OK"),
+        (_WITHOUT_ADAPTERS, "NO-ADAPTERS-OK"),
+    ):
+        result = _run_vendored(script, host)
+        assert result.returncode == 0, result.stderr
+        assert marker in result.stdout.splitlines()

@@ -1,27 +1,35 @@
-"""What every command shares: errors and exit codes, output helpers, the server flags."""
+"""What every command shares: exit codes, errors, output helpers, the server flags, deadlines."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
+import time
 from typing import NoReturn, TextIO
 
 from ..config import ENV_PREFIX, TelemetryConfig
 
 __all__ = [
+    "EXIT_CODES",
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_UNREACHABLE",
     "EXIT_USAGE",
     "PACKAGE_LOGGER",
     "PROG",
+    "REQUEST_TIMEOUT_S",
     "CliError",
     "StderrLines",
     "add_client_flags",
     "config_from",
+    "deadline_of",
     "error_line",
+    "plain",
     "positive_float",
+    "remaining_s",
     "require_usable",
     "say",
     "usage_error",
@@ -31,10 +39,41 @@ PROG = "mosaic-telemetry"
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
 EXIT_INTERRUPTED = 130
+
+EXIT_CODES: tuple[tuple[int, str], ...] = (
+    (EXIT_OK, "done: every event was valid and accepted, the check found nothing, the answer came"),
+    (
+        EXIT_FAILED,
+        "failed or partly failed: an event was invalid, duplicate, rejected or refused "
+        "by the server (HTTP 4xx); a server answered but not as a Telemetry API does; "
+        "the demo lost events",
+    ),
+    (
+        EXIT_USAGE,
+        "a usage or configuration mistake, found before anything was sent: bad flags, "
+        "unreadable input, a setting validate() refuses, telemetry disabled",
+    ),
+    (
+        EXIT_UNREACHABLE,
+        "the server could not be reached or could not take the request now (no answer, "
+        "timeout, HTTP 408/429/5xx) and nothing was delivered: try again later",
+    ),
+    (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
+)
+"""The exit statuses of every command (README.md shows this same table)."""
+
+REQUEST_TIMEOUT_S = 10.0
+"""The most one request waits; ``--timeout`` lowers it, never raises it."""
 
 PACKAGE_LOGGER = __name__.split(".cli.")[0]
 """The library's logger name (``mosaic_telemetry``, or the vendored copy's)."""
+
+_HTML_START = re.compile(r"<(?:!doctype|html|head|body|title|h1|center|p|div)\b", re.IGNORECASE)
+_HTML_TITLE = re.compile(r"<(title|h1)[^>]*>(?P<text>[^<]*)", re.IGNORECASE)
+_HTML_TAG = re.compile(r"<[^>]*>?")
+_MAX_LINE = 300
 
 
 class CliError(Exception):
@@ -55,18 +94,30 @@ def say(message: str, stream: TextIO | None = None) -> None:
     print(message, file=sys.stdout if stream is None else stream, flush=True)
 
 
+def plain(text: object) -> str:
+    """``text`` as one short line: an HTML page summarised by its title, never dumped."""
+    line = " ".join(str(text).split())
+    html = _HTML_START.search(line)
+    if html:
+        page = line[html.start() :]
+        title = _HTML_TITLE.search(page)
+        words = title["text"] if title else _HTML_TAG.sub(" ", page)
+        words = " ".join(words.split())[:80]
+        line = line[: html.start()] + (f"an HTML page ({words})" if words else "an HTML page")
+    return line if len(line) <= _MAX_LINE else line[: _MAX_LINE - 3] + "..."
+
+
 def error_line(message: str) -> None:
     """Print ``message`` as the command's one error line on stderr."""
-    text = " ".join(str(message).split())  # one line, whatever the message held
-    print(f"{PROG}: error: {text}", file=sys.stderr, flush=True)
+    print(f"{PROG}: error: {plain(message)}", file=sys.stderr, flush=True)
 
 
 class StderrLines(logging.Handler):
-    """Shows the client's warnings (a rejected event's reason, a refused batch) on stderr."""
+    """Shows the client's records on stderr, one plain line each."""
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            say(f"{PROG}: {record.getMessage()}", sys.stderr)
+            say(f"{PROG}: {plain(record.getMessage())}", sys.stderr)
         except Exception:
             self.handleError(record)
 
@@ -96,20 +147,38 @@ def add_client_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--timeout",
         type=positive_float,
-        default=10.0,
+        default=None,
         metavar="SECONDS",
-        help="request timeout (default: 10)",
+        help="time limit of the whole command, retries included (default: none; "
+        f"each request waits at most {REQUEST_TIMEOUT_S:g} s and is retried up to 3 times)",
     )
+
+
+def deadline_of(args: argparse.Namespace) -> float | None:
+    """The command's deadline on the monotonic clock, counted from its start; None: no limit."""
+    timeout: float | None = getattr(args, "timeout", None)
+    if timeout is None:
+        return None
+    started: float = getattr(args, "started", None) or time.monotonic()
+    return started + timeout
+
+
+def remaining_s(deadline: float | None, default: float) -> float:
+    """Seconds left before ``deadline`` (0 when it passed), or ``default`` without one."""
+    if deadline is None:
+        return default
+    return max(0.0, deadline - time.monotonic())
 
 
 def config_from(args: argparse.Namespace, *, instance_id: str = "") -> TelemetryConfig:
     """Flags first, then the environment (``TelemetryConfig`` reads it for empty fields)."""
+    timeout: float | None = getattr(args, "timeout", None)
     config = TelemetryConfig(
         server_url=args.server_url,
         api_key=args.api_key,
         instance_id=args.instance_id,
         ca_file=args.ca_file,
-        request_timeout_seconds=args.timeout,
+        request_timeout_seconds=min(REQUEST_TIMEOUT_S, timeout or REQUEST_TIMEOUT_S),
     )
     if not config.instance_id and instance_id:
         config.instance_id = instance_id
@@ -117,9 +186,9 @@ def config_from(args: argparse.Namespace, *, instance_id: str = "") -> Telemetry
 
 
 def require_usable(config: TelemetryConfig) -> None:
-    """Stop with one line when the settings can't be used to send anything."""
+    """Stop with one line (exit 2) when the settings can't be used to send anything."""
     problems = config.validate()
     if problems:
         usage_error("; ".join(problems))
     if not config.enabled:
-        raise CliError(f"telemetry is disabled by {ENV_PREFIX}ENABLED; nothing was done")
+        usage_error(f"telemetry is disabled by {ENV_PREFIX}ENABLED; nothing was sent")

@@ -7,12 +7,16 @@ import importlib
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
+from types import ModuleType
 
+from .. import __version__
 from ..errors import TelemetryError
 from ._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
+    EXIT_USAGE,
     PACKAGE_LOGGER,
     PROG,
     CliError,
@@ -21,16 +25,56 @@ from ._common import (
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = ("demo", "serve", "send", "predict", "check")
+COMMANDS = (
+    "demo",
+    "serve",
+    "send",
+    "predict",
+    "check",
+    "spool",
+    "ingest",
+    "hook",
+    "events",
+    "export",
+)
 """Each names a module of this package with ``register(commands)`` and ``NEEDS``."""
 
 
-def _available(needs: Sequence[str]) -> bool:
-    """Whether the optional subpackages ``needs`` names are in this copy of the package."""
+_ROOT = __name__.split(".cli.")[0]
+
+
+def _missing(needs: Sequence[str]) -> list[str]:
+    """The optional subpackages of ``needs`` that this copy of the package does not have."""
     import importlib.util  # noqa: PLC0415
 
-    root = __name__.split(".cli.")[0]
-    return all(importlib.util.find_spec(f"{root}.{name}") is not None for name in needs)
+    return [name for name in needs if importlib.util.find_spec(f"{_ROOT}.{name}") is None]
+
+
+def _commands() -> tuple[list[ModuleType], dict[str, list[str]]]:
+    """The command modules this copy can run, and the others with the parts they miss."""
+    usable: list[ModuleType] = []
+    left_out: dict[str, list[str]] = {}
+    for name in COMMANDS:
+        module = importlib.import_module(f".{name}", __package__)
+        missing = _missing(module.NEEDS)
+        if missing:
+            left_out[name] = missing
+        else:
+            usable.append(module)
+    return usable, left_out
+
+
+def _refuse_left_out(argv: Sequence[str]) -> None:
+    """Asking for a command a vendored copy left out gets one clear line (exit 2)."""
+    _, left_out = _commands()
+    command = next((word for word in argv if not word.startswith("-")), None)
+    if command in left_out:
+        parts = ", ".join(f"{_ROOT}.{part}" for part in left_out[command])
+        raise CliError(
+            f"the {command} command is not in this copy of the package: it needs {parts}, "
+            "which was left out",
+            EXIT_USAGE,
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,11 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Mosaic Stack telemetry: a local collector, and a client for any harness.",
     )
     _add_verbose(parser)
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
-        module = importlib.import_module(f".{name}", __package__)
-        if _available(module.NEEDS):
-            module.register(commands)
+    for module in _commands()[0]:
+        module.register(commands)
     for subparser in commands.choices.values():  # -v works before or after the command
         _add_verbose(subparser)
     return parser
@@ -80,8 +123,16 @@ def _silence_stdout() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status (0 ok, 1 failed, 2 usage, 130 Ctrl-C)."""
-    args = build_parser().parse_args(argv)
+    """Run the command line; return the exit status (the table is ``_common.EXIT_CODES``)."""
+    started = time.monotonic()  # --timeout counts from here
+    words = sys.argv[1:] if argv is None else list(argv)
+    try:
+        _refuse_left_out(words)
+    except CliError as exc:
+        error_line(str(exc))
+        return exc.exit_code
+    args = build_parser().parse_args(words)
+    args.started = started
     args.verbose = getattr(args, "verbose", False)
     _configure_logging(args.verbose)
     handler: Callable[[argparse.Namespace], int] = args.handler

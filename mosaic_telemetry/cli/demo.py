@@ -53,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
 def _print_demo(report: DemoReport) -> None:
     stats = report.stats
     say(
-        f"demo: {report.events_tracked} synthetic events sent through TelemetryClient to a "
-        f"local collector at {report.url}"
+        f"demo: {report.events_tracked} synthetic events, sent by a TelemetryClient to a "
+        f"collector at {report.url}"
     )
     say("")
     say(prediction_table(report.predictions))

@@ -1,25 +1,16 @@
-"""``send``: events from a file or stdin, validated, sent through a TelemetryClient."""
+"""``send``: events from a file or stdin, completed, checked, and sent as they are read."""
 
 from __future__ import annotations
 
 import argparse
-import logging
+import os
 import sys
+from collections.abc import Callable
 
-from ._common import (
-    EXIT_FAILED,
-    EXIT_OK,
-    PACKAGE_LOGGER,
-    PROG,
-    CliError,
-    StderrLines,
-    add_client_flags,
-    config_from,
-    require_usable,
-    say,
-    usage_error,
-)
-from ._input import parse_events
+from ._common import add_client_flags, config_from, deadline_of, usage_error
+from ._input import EventFiller, InputError, read_items
+from ._send_report import Outcome, Progress
+from ._send_run import Delivery, timed_items
 
 __all__ = ["NEEDS", "register"]
 
@@ -28,60 +19,107 @@ NEEDS: tuple[str, ...] = ()
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``send`` command to the parser."""
-    send = commands.add_parser("send", help="send events from a file or stdin")
-    send.add_argument(
-        "source", help="file of a JSON object, a JSON array or JSON lines; - for stdin"
+    send = commands.add_parser(
+        "send", help="send events (JSON lines, objects or an array) from a file or stdin"
     )
+    send.add_argument(
+        "source", help="file of JSON lines, JSON objects or one JSON array; - for stdin"
+    )
+    mode = send.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print each request body (one JSON line per batch) to stdout; send nothing",
+    )
+    mode.add_argument("--validate", action="store_true", help="only check the events; send nothing")
     add_client_flags(send)
     send.set_defaults(handler=run)
 
 
-def _read_source(source: str) -> tuple[str, str]:
-    """Return ``(label, text)`` of a file path, or of stdin for ``-``."""
+def _open(source: str) -> tuple[str, Callable[[int], bytes], Callable[[], None]]:
+    """``(label, read, close)`` of a file path, or of stdin for ``-``."""
     if source == "-":
-        return "stdin", sys.stdin.read()
+        try:
+            fd = sys.stdin.fileno()
+        except (AttributeError, OSError, ValueError):
+            usage_error("cannot read stdin: it is closed")
+        # The file descriptor, not sys.stdin.buffer: a reading thread still blocked at
+        # exit must not hold the buffer's lock, which the interpreter takes to close it.
+        return "stdin", lambda size: os.read(fd, size), lambda: None
     try:
-        with open(source, encoding="utf-8") as handle:
-            return source, handle.read()
-    except UnicodeDecodeError:
-        usage_error(f"cannot read {source}: not UTF-8 text")
+        handle = open(source, "rb")  # noqa: SIM115  # closed by the caller, in a finally
     except OSError as exc:
         usage_error(f"cannot read {source}: {exc.strerror or exc}")
+    return source, handle.read1, handle.close
+
+
+def _check_instance_id(instance_id: str) -> None:
+    """A ``--instance-id`` (or env) value that is not a UUID is a usage mistake, found first."""
+    if not instance_id:
+        return
+    from ..config import TelemetryConfig  # noqa: PLC0415
+
+    problems = [
+        p for p in TelemetryConfig(instance_id=instance_id).validate() if p.startswith("instance")
+    ]
+    if problems:
+        usage_error(problems[0])
 
 
 def run(args: argparse.Namespace) -> int:
-    """Send every valid event; report accepted / rejected / undeliverable / invalid."""
-    from ..client import TelemetryClient  # noqa: PLC0415
-
-    label, text = _read_source(args.source)
-    events, problems = parse_events(label, text)
-    for problem in problems:
-        say(f"{PROG}: invalid event: {problem}", sys.stderr)
-    if not events:
-        raise CliError(f"no valid event to send in {label}")
-    config = config_from(args, instance_id=str(events[0].instance_id))
-    config.max_queue_size = max(config.max_queue_size, len(events))
-    require_usable(config)
-    # --verbose already shows every record; otherwise show the client's warnings only.
-    handler: logging.Handler = StderrLines(logging.WARNING if not args.verbose else 100)
-    package_logger = logging.getLogger(PACKAGE_LOGGER)
-    package_logger.addHandler(handler)
+    """Read, complete and check every event; send, print or only count the valid ones."""
+    config = config_from(args)
+    _check_instance_id(config.instance_id)
+    fill_id = config.instance_id  # before Delivery gives the config a stand-in
+    mode = "validate" if args.validate else "dry-run" if args.dry_run else "send"
+    deadline = deadline_of(args)
+    delivery = None
+    if mode == "send":  # a usage error (exit 2) comes before anything is read
+        delivery = Delivery(config, deadline, from_harness=args.source == "-")
+    label, read, close = _open(args.source)
+    outcome = Outcome(label, mode=mode)
+    outcome.url = config.server_url
+    filler = EventFiller(fill_id)
+    progress = outcome.progress = Progress(outcome, delivery)
+    # Stdin (or any deadline) is read on a thread, so a quiet harness can't hold back
+    # the once-a-second send or the deadline.
+    tick_s = None
+    if delivery is not None and (args.source == "-" or deadline is not None):
+        tick_s = delivery.next_wait_s()
     try:
-        client = TelemetryClient(config)
-        for event in events:
-            client.track(event)
-        client.flush(timeout=args.timeout * (config.max_retries + 2))
-        # flush() already retried; what it could not deliver is reported, not retried again.
-        client.stop(timeout=min(1.0, args.timeout))
-    finally:
-        package_logger.removeHandler(handler)
-    stats = client.stats
-    undeliverable = len(events) - stats.sent - stats.rejected
-    say(
-        f"sent {len(events)} events to {config.server_url}: {stats.sent} accepted, "
-        f"{stats.rejected} rejected, {undeliverable} undeliverable, "
-        f"{len(problems)} invalid (not sent)"
-    )
-    if undeliverable and stats.last_error:
-        say(f"{PROG}: last error: {stats.last_error}", sys.stderr)
-    return EXIT_OK if not problems and stats.sent == len(events) else EXIT_FAILED
+        try:
+            for item in timed_items(read_items(label, read), tick_s=tick_s):
+                if delivery is not None:
+                    if delivery.past_deadline():
+                        outcome.stopped = f"the --timeout ran out before the end of {label}"
+                        break
+                    if delivery.gave_up:
+                        outcome.stopped = "the server failed 3 sends in a row"
+                        break
+                    delivery.tick()
+                if item is None:
+                    continue
+                event = outcome.check(item, filler, has_fill=bool(fill_id))
+                if event is not None:
+                    if delivery is not None:
+                        delivery.track(event)
+                    elif mode == "dry-run":
+                        outcome.add_to_body(event, config.batch_size)
+                progress.tick()
+        except InputError as exc:
+            outcome.stopped = str(exc)
+            outcome.stopped_by_input = True
+        finally:
+            close()
+        progress.clear()
+        if mode == "dry-run":
+            outcome.add_to_body(None, config.batch_size)
+        if delivery is not None:
+            delivery.finish(outcome)
+    except KeyboardInterrupt:
+        progress.clear()
+        if delivery is not None:
+            delivery.abandon(outcome)
+        outcome.report()
+        raise
+    return outcome.report()

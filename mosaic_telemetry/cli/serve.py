@@ -27,6 +27,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     serve.add_argument(
         "--api-key", default="", help=f"key clients must send (or {ENV_PREFIX}API_KEY)"
     )
+    serve.add_argument(
+        "--ready-file",
+        default="",
+        metavar="FILE",
+        help="write the URL to FILE once the port is open (for scripts; with --port 0)",
+    )
+    serve.add_argument(
+        "--retain-days",
+        default="",
+        metavar="N",
+        help="delete events received more than N days ago, hourly (default: keep all)",
+    )
     serve.set_defaults(handler=run)
 
 
@@ -37,14 +49,25 @@ def run(args: argparse.Namespace) -> int:
     api_key = args.api_key or os.environ.get(f"{ENV_PREFIX}API_KEY", "")
     if not api_key:
         usage_error(f"an API key is required: pass --api-key or set {ENV_PREFIX}API_KEY")
+    retain = args.retain_days.strip()
+    if retain and not retain.isdigit():
+        usage_error(f"--retain-days must be a whole number of days, got {args.retain_days!r}")
     try:
-        collector = Collector(api_key, db_path=args.db, host=args.host, port=args.port)
+        collector = Collector(
+            api_key,
+            db_path=args.db,
+            host=args.host,
+            port=args.port,
+            retain_days=int(retain) if retain else None,
+        )
     except ValueError as exc:
         usage_error(str(exc))
     if len(api_key) != 64 or any(ch not in "0123456789abcdefABCDEF" for ch in api_key):
         say(f"{PROG}: warning: clients expect a key of 64 hex characters", sys.stderr)
 
     def ready(url: str) -> None:
+        if args.ready_file:
+            _write_ready_file(args.ready_file, url)
         say(f"collector listening on {url} (store: {args.db}); Ctrl-C or SIGTERM stops it")
         if not _is_loopback(args.host):
             say(
@@ -53,9 +76,29 @@ def run(args: argparse.Namespace) -> int:
                 sys.stderr,
             )
 
-    serve_forever(collector, on_ready=ready)
+    _remove(args.ready_file)  # a file left by an earlier run must not look ready
+    try:
+        serve_forever(collector, on_ready=ready)
+    finally:
+        _remove(args.ready_file)
     say("collector stopped")
     return EXIT_OK
+
+
+def _write_ready_file(path: str, url: str) -> None:
+    """Write ``url`` to ``path`` whole at once: a reader never sees half of it."""
+    partial = f"{path}.{os.getpid()}.tmp"
+    with open(partial, "w", encoding="utf-8") as handle:
+        handle.write(url + "\n")
+    os.replace(partial, path)
+
+
+def _remove(path: str) -> None:
+    if path:
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
 
 
 def _is_loopback(host: str) -> bool:

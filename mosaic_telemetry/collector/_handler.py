@@ -7,19 +7,21 @@ import logging
 import socket
 import socketserver
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from ._http_io import StrictRequestHandler
 from ._wire import RequestError, check_bearer, decode_body, parse_content_length, parse_json
 from .service import CollectorService
 from .store import StoreError
 
-__all__ = ["CollectorHTTPServer"]
+__all__ = ["REQUEST_TIMEOUT_S", "CollectorHTTPServer"]
 
 _DRAIN_LIMIT = 16 * 1024 * 1024  # read and drop at most this much of a refused body
 _CHUNK = 64 * 1024
-_REQUEST_TIMEOUT_S = 30.0
+REQUEST_TIMEOUT_S = 30.0
+"""Default time a whole request (line, headers and body) may take to arrive."""
 
 _log = logging.getLogger(__name__)
 
@@ -28,6 +30,15 @@ _ROUTES: dict[str, tuple[str, ...]] = {
     "/v1/events/batch": ("POST",),
     "/v1/predictions/batch": ("POST",),
 }
+
+
+class _Raw:
+    """A JSON body already encoded."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
 
 
 class CollectorHTTPServer(ThreadingHTTPServer):
@@ -42,11 +53,13 @@ class CollectorHTTPServer(ThreadingHTTPServer):
         service: CollectorService,
         api_key: bytes,
         max_body_bytes: int,
+        request_timeout_s: float = REQUEST_TIMEOUT_S,
     ) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.service = service
         self.api_key = api_key
         self.max_body_bytes = max_body_bytes
+        self.request_timeout_s = request_timeout_s
         super().__init__(address, _Handler)
 
     def server_bind(self) -> None:
@@ -62,7 +75,7 @@ class CollectorHTTPServer(ThreadingHTTPServer):
         _log.debug("error while serving %s", client_address, exc_info=True)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(StrictRequestHandler):
     """Routes the three endpoints; every error body is ``{"error": "..."}``."""
 
     server: CollectorHTTPServer
@@ -72,7 +85,7 @@ class _Handler(BaseHTTPRequestHandler):
     # Buffered: headers and body leave in one send. Two small sends make a
     # keep-alive client wait for its delayed ACK (Nagle): 40 ms per request.
     wbufsize = 64 * 1024
-    timeout = _REQUEST_TIMEOUT_S
+    request_log = _log
     _body_read = False
 
     def do_GET(self) -> None:
@@ -129,20 +142,43 @@ class _Handler(BaseHTTPRequestHandler):
         service = self.server.service
         if path == "/v1/health":
             return 200, service.health()
+        expect = self.headers.get("Expect")
+        if expect is not None and expect.strip().lower() != "100-continue":
+            raise RequestError(417, "the only expectation understood is 100-continue")
         check_bearer(self.headers.get("Authorization"), self.server.api_key)
         payload = parse_json(self._read_body())
         if path == "/v1/events/batch":
-            return 202, service.ingest(payload).to_dict()
+            return 202, _Raw(service.ingest_json(payload))
         return 200, {"results": [r.to_dict() for r in service.predict(payload)]}
 
     def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            raise RequestError(411, "Content-Length header is required (chunked bodies refused)")
+        codings = self.headers.get_all("Transfer-Encoding")
+        if codings:
+            # Where such a body ends is unknown: answer, and read nothing more.
+            self._body_read = True
+            self.close_connection = True
+            if "chunked" in ",".join(codings).lower():
+                raise RequestError(
+                    411, "Content-Length header is required (chunked bodies refused)"
+                )
+            raise RequestError(
+                400, "Transfer-Encoding is not supported; send a Content-Length body"
+            )
         limit = self.server.max_body_bytes
         length = parse_content_length(self.headers.get_all("Content-Length") or [], limit)
-        body = self.rfile.read(length)
+        if self._expect_continue:
+            self._expect_continue = False
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.wfile.flush()
         self._body_read = True
+        try:
+            body = self.rfile.read(length)
+        except TimeoutError:
+            self.close_connection = True
+            timeout = self.server.request_timeout_s
+            raise RequestError(408, f"the request did not arrive within {timeout:g} s") from None
         if len(body) < length:
+            self.close_connection = True
             raise RequestError(400, "body is shorter than its Content-Length")
         return decode_body(body, self.headers.get("Content-Encoding"), limit)
 
@@ -156,6 +192,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._body_read = True
         self.close_connection = True
+        if self._expect_continue:  # the client waits for a 100 that will never come
+            return
         try:
             remaining = int(self.headers.get("Content-Length", "0").strip())
         except ValueError:
@@ -174,7 +212,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_json(self, status: int, body: Any, *, allow: tuple[str, ...] | None = None) -> None:
         if status >= 400:
             self._drain_unread_body()
-        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        if isinstance(body, _Raw):
+            data = body.data
+        else:
+            data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -201,7 +242,3 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             text = "request refused"
         self._send_json(code, {"error": text})
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # The request line and status only; headers (and the key) are never logged.
-        _log.debug("%s %s", self.address_string(), format % args)

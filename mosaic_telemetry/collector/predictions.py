@@ -26,20 +26,14 @@ hand-computed fixtures. The rules, in the order they apply:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from fractions import Fraction
 
 from ..enums import Outcome
 from ..models import (
-    CorrectionFactors,
-    PredictionData,
-    PredictionMetadata,
     PredictionQuery,
     PredictionResponse,
-    QualityPrediction,
     TaskCompletionEvent,
     TokenDistribution,
 )
@@ -55,6 +49,7 @@ __all__ = [
     "percentile",
     "predict",
     "rate",
+    "sample_sums",
     "token_distribution",
 ]
 
@@ -123,6 +118,14 @@ class Sample:
         return value
 
 
+def _interpolate(low_value: int, high_value: int, remainder: int) -> int:
+    """``low + remainder / 100 * (high - low)`` rounded to the nearest integer, halves up.
+
+    Exact in integers: ``floor(x + r * d / 100 + 1/2) = x + (2 * r * d + 100) // 200``.
+    """
+    return low_value + (2 * remainder * (high_value - low_value) + 100) // 200
+
+
 def percentile(sorted_values: Sequence[int], pct: int) -> int:
     """Return the ``pct``-th percentile (0..100) of ascending values, as an int.
 
@@ -135,12 +138,10 @@ def percentile(sorted_values: Sequence[int], pct: int) -> int:
         raise ValueError("percentile of no values")
     if not 0 <= pct <= 100:
         raise ValueError(f"pct must be between 0 and 100, got {pct!r}")
-    rank = Fraction((len(sorted_values) - 1) * pct, 100)
-    low = math.floor(rank)
-    value = Fraction(sorted_values[low])
-    if rank > low:
-        value += (rank - low) * (sorted_values[low + 1] - sorted_values[low])
-    return math.floor(value + Fraction(1, 2))
+    low, remainder = divmod((len(sorted_values) - 1) * pct, 100)
+    if not remainder:
+        return sorted_values[low]
+    return _interpolate(sorted_values[low], sorted_values[low + 1], remainder)
 
 
 def token_distribution(values: Iterable[int]) -> TokenDistribution:
@@ -161,9 +162,11 @@ def correction_factor(pairs: Iterable[tuple[int, int]]) -> float:
         if estimated > 0:
             actual_sum += actual
             estimated_sum += estimated
-    if estimated_sum == 0:
-        return 1.0
-    return round(actual_sum / estimated_sum, _DECIMALS)
+    return _factor(actual_sum, estimated_sum)
+
+
+def _factor(actual_sum: int, estimated_sum: int) -> float:
+    return 1.0 if estimated_sum == 0 else round(actual_sum / estimated_sum, _DECIMALS)
 
 
 def rate(flags: Sequence[bool]) -> float:
@@ -180,33 +183,6 @@ def confidence_for(sample_size: int, fallback_level: int) -> str:
     by_size = next(name for floor, name in CONFIDENCE_THRESHOLDS if sample_size >= floor)
     cap = _LEVEL_CAPS.get(fallback_level, "low")
     return min(by_size, cap, key=_CONFIDENCE_ORDER.index)
-
-
-def _matches(sample: Sample, wanted: dict[str, str], kept: tuple[str, ...]) -> bool:
-    return all(sample.dimension(name) == wanted[name] for name in kept)
-
-
-def _summarise(samples: Sequence[Sample]) -> PredictionData:
-    return PredictionData(
-        input_tokens=token_distribution(s.actual_input_tokens for s in samples),
-        output_tokens=token_distribution(s.actual_output_tokens for s in samples),
-        cost_usd_micros={
-            "median": percentile(sorted(s.actual_cost_usd_micros for s in samples), 50)
-        },
-        duration_ms={"median": percentile(sorted(s.task_duration_ms for s in samples), 50)},
-        correction_factors=CorrectionFactors(
-            input=correction_factor(
-                (s.actual_input_tokens, s.estimated_input_tokens) for s in samples
-            ),
-            output=correction_factor(
-                (s.actual_output_tokens, s.estimated_output_tokens) for s in samples
-            ),
-        ),
-        quality=QualityPrediction(
-            gate_pass_rate=rate([s.quality_gate_passed for s in samples]),
-            success_rate=rate([s.success for s in samples]),
-        ),
-    )
 
 
 def _join(names: Sequence[str]) -> str:
@@ -252,38 +228,32 @@ def predict(
     Returns:
         The response; ``cache_hit`` is False (the caller's cache sets it).
     """
-    wanted = dict(zip(DIMENSIONS, query.key, strict=True))
-    pool = [s for s in samples if s.task_type == wanted["task_type"]]
-    by_level = [[s for s in pool if _matches(s, wanted, kept)] for kept in FALLBACK_LEVELS]
-    level = next((i for i, found in enumerate(by_level) if len(found) >= min_samples), None)
-    if level is None:
-        level = next((i for i, found in enumerate(by_level) if found), -1)
-    if level < 0:
-        return PredictionResponse(
-            prediction=None,
-            metadata=PredictionMetadata(
-                sample_size=0,
-                fallback_level=-1,
-                confidence="none",
-                last_updated=None,
-                dimensions_matched=None,
-                fallback_note=f"no stored events of task type {wanted['task_type']!r}",
-                cache_hit=False,
-            ),
+    from ._answer import answer, new_index, path  # noqa: PLC0415  # it imports this module
+
+    index = new_index()
+    for s in samples:
+        index.add(
+            (s.task_type, s.model, s.provider, s.complexity),
+            [
+                [s.actual_input_tokens],
+                [s.actual_output_tokens],
+                [s.actual_cost_usd_micros],
+                [s.task_duration_ms],
+            ],
+            count=1,
+            sums=sample_sums(s),
         )
-    chosen = by_level[level]
-    kept = FALLBACK_LEVELS[level]
-    return PredictionResponse(
-        prediction=_summarise(chosen),
-        metadata=PredictionMetadata(
-            sample_size=len(chosen),
-            fallback_level=level,
-            confidence=confidence_for(len(chosen), level),
-            last_updated=now,
-            dimensions_matched={
-                name: (wanted[name] if name in kept else None) for name in DIMENSIONS
-            },
-            fallback_note=_note(level, len(by_level[0]), len(chosen), min_samples),
-            cache_hit=False,
-        ),
+    return answer(query, path(index, query), now=now, min_samples=min_samples)
+
+
+def sample_sums(s: Sample) -> tuple[int, int, int, int, int, int]:
+    """One sample's contribution to a leaf's sums (``PredictionIndex.add`` order)."""
+    est_in, est_out = s.estimated_input_tokens, s.estimated_output_tokens
+    return (
+        est_in if est_in > 0 else 0,
+        s.actual_input_tokens if est_in > 0 else 0,
+        est_out if est_out > 0 else 0,
+        s.actual_output_tokens if est_out > 0 else 0,
+        int(s.quality_gate_passed),
+        int(s.success),
     )

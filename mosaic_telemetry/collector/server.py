@@ -8,20 +8,22 @@ import signal
 import socket
 import threading
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from types import FrameType, TracebackType
 from typing import Any
 
 from ..errors import ConfigurationError
-from ._handler import CollectorHTTPServer
+from ._handler import REQUEST_TIMEOUT_S, CollectorHTTPServer
 from ._wire import MAX_BODY_BYTES
 from .predictions import MIN_SAMPLES
 from .service import CollectorService
-from .store import EventStore
+from .store import EventStore, StoreError
 
 __all__ = ["DEFAULT_HOST", "Collector", "serve_forever"]
 
 DEFAULT_HOST = "127.0.0.1"
 _POLL_S = 0.02
+_RETENTION_PERIOD_S = 3600.0
 
 _log = logging.getLogger(__name__)
 
@@ -73,12 +75,20 @@ class Collector:
         *,
         min_samples: int = MIN_SAMPLES,
         max_body_bytes: int = MAX_BODY_BYTES,
+        retain_days: int | None = None,
+        request_timeout_s: float = REQUEST_TIMEOUT_S,
     ) -> None:
         """Check the settings; nothing is opened until :meth:`start`.
 
+        ``retain_days``: delete events received more than that many days ago, at
+        start and then every hour (None keeps every event). ``request_timeout_s``:
+        the time a whole request may take to arrive (line, headers, body); a
+        later body gets 408.
+
         Raises:
             ConfigurationError: the key is empty or holds whitespace or control
-                characters, or the port is outside 0..65535.
+                characters, the port is outside 0..65535, ``min_samples`` is below
+                1 or ``retain_days`` is not a whole number of at least 1.
         """
         if not isinstance(api_key, str) or not api_key or not api_key.isprintable():
             raise ConfigurationError("api_key must be a non-empty printable string")
@@ -88,6 +98,18 @@ class Collector:
             raise ConfigurationError(f"port must be between 0 and 65535, got {port!r}")
         if isinstance(min_samples, bool) or not isinstance(min_samples, int) or min_samples < 1:
             raise ConfigurationError(f"min_samples must be at least 1, got {min_samples!r}")
+        if retain_days is not None and (
+            isinstance(retain_days, bool) or not isinstance(retain_days, int) or retain_days < 1
+        ):
+            raise ConfigurationError(
+                f"retain_days must be a whole number of days, at least 1, got {retain_days!r}"
+            )
+        if not (isinstance(request_timeout_s, (int, float)) and 0 < request_timeout_s < 3600):
+            raise ConfigurationError(
+                f"request_timeout_s must be above 0 and below 3600, got {request_timeout_s!r}"
+            )
+        self._retain_days = retain_days
+        self._request_timeout_s = float(request_timeout_s)
         self._api_key = api_key.encode("utf-8")
         self._db_path = db_path
         self._host = host
@@ -97,6 +119,9 @@ class Collector:
         self._server: CollectorHTTPServer | None = None
         self._store: EventStore | None = None
         self._thread: threading.Thread | None = None
+        self._helpers: list[threading.Thread] = []
+        self._service: CollectorService | None = None
+        self._stopping = threading.Event()
         self._lock = threading.Lock()
 
     def start(self) -> Collector:
@@ -114,7 +139,11 @@ class Collector:
                 store = EventStore(self._db_path)
                 service = CollectorService(store, min_samples=self._min_samples)
                 server = CollectorHTTPServer(
-                    (self._host, self._port), service, self._api_key, self._max_body_bytes
+                    (self._host, self._port),
+                    service,
+                    self._api_key,
+                    self._max_body_bytes,
+                    self._request_timeout_s,
                 )
             except BaseException:  # a signal too: never leave the database open
                 if store is not None:
@@ -127,20 +156,62 @@ class Collector:
                 daemon=True,
             )
             self._store, self._server, self._thread = store, server, thread
+            self._service = service
+            self._stopping.clear()
             thread.start()
+            upkeep = threading.Thread(
+                target=self._upkeep,
+                args=(service,),
+                name=f"mosaic-telemetry-collector-upkeep-{server.server_port}",
+                daemon=True,
+            )
+            self._helpers = [upkeep]
+            upkeep.start()
             _log.debug("collector listening on %s", self.url)
             return self
+
+    def _upkeep(self, service: CollectorService) -> None:
+        """Delete events past retention, and build the prediction index in the background."""
+        days = self._retain_days
+        while True:
+            try:
+                deleted = 0
+                if days is not None:
+                    cutoff = datetime.now(timezone.utc) - timedelta(days=days)
+                    deleted = service.store.delete_received_before(cutoff)
+                    if deleted:
+                        _log.info("deleted %d events received before %s", deleted, cutoff)
+                if deleted or not service.is_warm:
+                    service.warm_up()
+            except StoreError as exc:
+                if self._stopping.is_set():
+                    return
+                _log.warning("collector upkeep failed: %s", exc)
+            except Exception:  # a bug here must not stop the serving
+                _log.warning("collector upkeep failed", exc_info=True)
+            if (days is None and service.is_warm) or self._stopping.wait(_RETENTION_PERIOD_S):
+                return
 
     def stop(self) -> None:
         """Stop serving, close the socket and the store; safe to call twice."""
         with self._lock:
             server, store, thread = self._server, self._store, self._thread
-            self._server = self._store = self._thread = None
+            helpers, self._helpers = self._helpers, []
+            service = self._service
+            self._server = self._store = self._thread = self._service = None
+        self._stopping.set()
         if server is not None:
             _shutdown_now(server)
             server.server_close()
         if thread is not None:
             thread.join()
+        for helper in helpers:  # a warm-up under way finishes first
+            helper.join()
+        if store is not None and service is not None and store.path != ":memory:":
+            try:
+                service.save_index()  # the next start loads it instead of rebuilding
+            except StoreError as exc:
+                _log.warning("could not save the prediction index: %s", exc)
         if store is not None:
             store.close()
 
@@ -187,20 +258,18 @@ class Collector:
         return f"Collector({where}, db_path={self._db_path!r})"
 
 
-class _StopRequested(Exception):
-    """Raised in the main thread by the first SIGINT or SIGTERM."""
-
-
 class _StopOnSignal:
-    """Signal handler: the first signal raises :class:`_StopRequested`, later ones are ignored."""
+    """Signal handler: the first SIGINT or SIGTERM asks for a stop; it never raises.
+
+    Raising from the handler could land anywhere, even between the serving
+    thread's start and the ready line; a flag that the main loop waits on can't.
+    """
 
     def __init__(self) -> None:
-        self.requested = False
+        self.requested = threading.Event()
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
-        if not self.requested:  # a second Ctrl-C must not interrupt the clean stop
-            self.requested = True
-            raise _StopRequested
+        self.requested.set()
 
 
 def serve_forever(collector: Collector, *, on_ready: Callable[[str], None] | None = None) -> None:
@@ -221,10 +290,10 @@ def serve_forever(collector: Collector, *, on_ready: Callable[[str], None] | Non
         collector.start()
         if on_ready is not None:
             on_ready(collector.url)
-        forever = threading.Event()
-        while not forever.wait(1.0):  # a timed wait lets signal handlers run on every OS
+        while not handler.requested.wait(1.0):  # a timed wait lets signal handlers run
             pass
-    except (KeyboardInterrupt, _StopRequested):
+        _log.debug("stop requested")
+    except KeyboardInterrupt:  # called from another thread, or without the handlers
         _log.debug("stop requested")
     finally:
         collector.stop()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
@@ -16,13 +18,18 @@ from ..models import (
     MAX_PREDICTION_QUERIES,
     SCHEMA_VERSION,
     BatchEventResponse,
-    BatchEventResult,
     PredictionQuery,
     PredictionResponse,
     TaskCompletionEvent,
 )
+from ._answer import LEVEL_POSITIONS, answer, new_index, path
+from ._index import PredictionIndex
+from ._index import dump as dump_index
+from ._index import load as load_index
+from ._reads import Groups, index_groups, snapshot, store_position
+from ._schema import event_row, utc_text, wire_row
 from ._wire import RequestError
-from .predictions import MIN_SAMPLES, predict
+from .predictions import MIN_SAMPLES
 from .store import EventStore
 
 __all__ = ["API_VERSION", "MAX_CACHED_PREDICTIONS", "NIL_EVENT_ID", "CollectorService"]
@@ -64,11 +71,27 @@ def _items(payload: Any, key: str, lo: int, hi: int) -> list[Any]:
     return items
 
 
+def _event_id_text(item: object) -> str:
+    return str(_event_id_of(item))
+
+
+def _int(value: object) -> int:
+    assert isinstance(value, int)  # an INTEGER column or SUM of one  # nosec B101
+    return value
+
+
+def _dimensions(row: tuple[object, ...]) -> tuple[str, str, str, str]:
+    return row[0], row[1], row[2], row[3]  # type: ignore[return-value]  # TEXT columns
+
+
 class CollectorService:
     """Store event batches and answer prediction batches, with a result cache.
 
-    The cache maps a query's four dimensions to its last computed response; any
-    write that stores a new event empties it (a resent duplicate does not).
+    Predictions read an in-memory index of every stored event's prediction
+    fields. Before each batch of queries the index catches up with what any
+    connection, in any process, stored since (``EventStore.data_version``), and it
+    is rebuilt when stored events were deleted or changed. A cached answer is
+    reused while the pools of its fallback levels hold the same events.
     """
 
     def __init__(
@@ -83,9 +106,20 @@ class CollectorService:
         self._store = store
         self._min_samples = min_samples
         self._clock = clock
-        self._lock = threading.Lock()
-        self._cache: dict[tuple[str, str, str, str], PredictionResponse] = {}
-        self._cache_generation = store.generation
+        self._lock = threading.Lock()  # owns the index, its position and the cache
+        self._index = new_index()
+        self._seen_version: tuple[int, int] | None = None
+        self._last_seq = 0
+        self._rewrites = 0
+        self._epoch = 0
+        self._cache: dict[tuple[str, str, str, str], _Cached] = {}
+        self._warm = False
+        self._building = threading.Lock()  # held while warm_up builds an index
+
+    @property
+    def is_warm(self) -> bool:
+        """Whether :meth:`warm_up` has built the prediction index once."""
+        return self._warm
 
     @property
     def store(self) -> EventStore:
@@ -99,33 +133,101 @@ class CollectorService:
     def ingest(self, payload: Any) -> BatchEventResponse:
         """Validate each event of a ``{"events": [...]}`` body and store the good ones.
 
+        Each event is judged alone: one the models refuse, or the store can't take
+        (a timestamp outside years 1..9999 in UTC, text that is not valid Unicode,
+        a row a constraint refuses), is ``rejected`` with the reason, and the rest
+        are stored in one transaction.
+
         Raises:
             RequestError: 400 when the body is not of that shape, 422 for 0 or
                 more than 100 events.
             StoreError: the store failed (no event of the batch was stored).
         """
+        return BatchEventResponse.from_dict(json.loads(self.ingest_json(payload)))
+
+    def ingest_json(self, payload: Any) -> bytes:
+        """:meth:`ingest`, answered as the UTF-8 JSON of its ``BatchEventResponse``."""
         items = _items(payload, "events", 1, MAX_BATCH_EVENTS)
-        good: list[TaskCompletionEvent] = []
-        results: list[BatchEventResult] = []
-        for item in items:
-            try:
-                event = TaskCompletionEvent.from_dict(item)
-            except ValidationError as exc:
-                results.append(
-                    BatchEventResult(
-                        event_id=_event_id_of(item),
-                        status="rejected",
-                        error=str(exc)[:_MAX_ERROR_CHARS],
-                    )
-                )
-                continue
-            good.append(event)
-            results.append(BatchEventResult(event_id=event.event_id, status="accepted"))
-        added = self._store.add(good, received_at=self._clock())
-        _log.debug("stored %d new of %d accepted events", added, len(good))
-        return BatchEventResponse(
-            accepted=len(good), rejected=len(items) - len(good), results=results
-        )
+        received = utc_text(self._clock())
+        rows: list[tuple[object, ...]] = []
+        places: list[int] = []
+        errors: dict[int, tuple[str, str]] = {}
+        for place, item in enumerate(items):
+            row = wire_row(item, received)
+            if row is None:
+                try:
+                    row = event_row(TaskCompletionEvent.from_dict(item), received)
+                except ValidationError as exc:
+                    errors[place] = (_event_id_text(item), str(exc)[:_MAX_ERROR_CHARS])
+                    continue
+            rows.append(row)
+            places.append(place)
+        written = self._store.add_rows(rows)
+        for index, reason in written.refused.items():
+            event_id = str(rows[index][0])
+            errors[places[index]] = (event_id, f"cannot be stored: {reason}"[:_MAX_ERROR_CHARS])
+        _log.debug("stored %d new of %d events", written.added, len(items))
+        return batch_response_json(len(items), [str(row[0]) for row in rows], places, errors)
+
+    def warm_up(self) -> None:
+        """Build the prediction index from the whole store, then swap it in.
+
+        The build runs without the lock, so queries meanwhile are answered from
+        the old index; the collector calls this at start and after deleting old
+        events. The first query then waits less.
+
+        Raises:
+            StoreError: the store could not be read.
+        """
+        with self._building:
+            version = self._store.data_version()
+            with self._store.reading() as conn:
+                fresh, groups = self._from_snapshot(conn)
+                if fresh is None:
+                    fresh = new_index()
+                    groups = index_groups(conn, 0, -1)
+                _fold(fresh, groups.rows)
+            fresh.settle()
+            self._swap(fresh, groups, version)
+
+    def _from_snapshot(self, conn: Any) -> tuple[PredictionIndex | None, Groups]:
+        """The saved index and the events stored after it, when the save is still valid."""
+        saved = snapshot(conn) if not self._warm else None  # only at start
+        if saved is not None:
+            last_seq, rewrites, data = saved
+            now_rewrites, now_last = store_position(conn)
+            if now_rewrites == rewrites and now_last >= last_seq:
+                try:
+                    loaded = load_index(LEVEL_POSITIONS, data)
+                except (ValueError, KeyError, TypeError):
+                    _log.info("the saved prediction index is unusable; building it anew")
+                else:
+                    return loaded, index_groups(conn, last_seq, rewrites)
+        return None, Groups(rewrites=-1, last_seq=0, rows=())
+
+    def save_index(self) -> None:
+        """Save the prediction index in the store, so the next start loads it at once.
+
+        Raises:
+            StoreError: the store could not be written.
+        """
+        with self._lock:
+            if not self._warm:
+                return
+            data = dump_index(self._index)
+            last_seq, rewrites = self._last_seq, self._rewrites
+        self._store.save_snapshot(last_seq, rewrites, data)
+
+    def _swap(self, fresh: PredictionIndex, groups: Groups, version: tuple[int, int]) -> None:
+        with self._lock:
+            self._index = fresh
+            self._last_seq = groups.last_seq
+            self._rewrites = groups.rewrites
+            self._seen_version = version
+            self._epoch += 1
+            self._cache.clear()
+            self._catch_up()
+            self._warm = True
 
     def predict(self, payload: Any) -> list[PredictionResponse]:
         """Answer each query of a ``{"queries": [...]}`` body, in order.
@@ -143,25 +245,88 @@ class CollectorService:
                 queries.append(PredictionQuery.from_dict(item))
             except ValidationError as exc:
                 raise RequestError(422, f"queries[{index}]: {exc}"[:_MAX_ERROR_CHARS]) from None
-        return [self._answer(query) for query in queries]
+        if not self._warm:
+            with self._building:  # the first build is under way: wait, don't build twice
+                pass
+        with self._lock:
+            self._catch_up()
+            return [self._answer(query) for query in queries]
+
+    def _catch_up(self) -> None:
+        """Fold into the index what was stored since the last look (caller holds the lock)."""
+        version = self._store.data_version()  # before the snapshot: a later write shows next time
+        if version == self._seen_version:
+            return
+        with self._store.reading() as conn:
+            groups = index_groups(conn, self._last_seq, self._rewrites)
+            if groups.rewrites != self._rewrites:
+                self._index = new_index()
+                self._last_seq = 0
+                self._rewrites = groups.rewrites
+                self._epoch += 1
+                self._cache.clear()
+            try:
+                _fold(self._index, groups.rows)
+            except BaseException:
+                self._seen_version = None  # half folded in: start over from nothing next time
+                self._index = new_index()
+                self._last_seq = 0
+                self._epoch += 1
+                self._cache.clear()
+                raise
+        self._last_seq = groups.last_seq
+        self._seen_version = version
 
     def _answer(self, query: PredictionQuery) -> PredictionResponse:
         key = query.key
-        generation = self._store.generation
-        with self._lock:
-            if self._cache_generation != generation:
-                self._cache.clear()
-                self._cache_generation = generation
-            cached = self._cache.get(key)
-        if cached is not None:
-            metadata = dataclasses.replace(cached.metadata, cache_hit=True)
-            return PredictionResponse(prediction=cached.prediction, metadata=metadata)
-        samples = self._store.samples(query.task_type.value)
-        response = predict(query, samples, now=self._clock(), min_samples=self._min_samples)
-        with self._lock:
-            # Computed from data older than a write that landed meanwhile: don't keep it.
-            if self._cache_generation == generation == self._store.generation:
-                if len(self._cache) >= MAX_CACHED_PREDICTIONS:
-                    self._cache.clear()
-                self._cache[key] = response
+        nodes = path(self._index, query)
+        counts = tuple(node.count for node in nodes)
+        cached = self._cache.get(key)
+        if cached is not None and cached.counts == counts and cached.epoch == self._epoch:
+            metadata = dataclasses.replace(cached.response.metadata, cache_hit=True)
+            return PredictionResponse(prediction=cached.response.prediction, metadata=metadata)
+        response = answer(query, nodes, now=self._clock(), min_samples=self._min_samples)
+        if len(self._cache) >= MAX_CACHED_PREDICTIONS:
+            self._cache.clear()
+        self._cache[key] = _Cached(counts, self._epoch, response)
         return response
+
+
+def _fold(index: PredictionIndex, rows: Iterable[tuple[object, ...]]) -> None:
+    """Add the groups ``_reads.index_groups`` gives to ``index``."""
+    for row in rows:
+        index.add(
+            _dimensions(row),
+            [map(int, str(text).split(",")) for text in row[5:9]],
+            count=_int(row[4]),
+            sums=[_int(value) for value in row[9:]],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    """A computed answer and the pool sizes it was computed from."""
+
+    counts: tuple[int, ...]
+    epoch: int
+    response: PredictionResponse
+
+
+def batch_response_json(
+    total: int, stored_ids: list[str], places: list[int], errors: dict[int, tuple[str, str]]
+) -> bytes:
+    """The JSON of a ``BatchEventResponse``: ``stored_ids[i]`` is the event at ``places[i]``.
+
+    Event ids are canonical UUID text (validated), so they need no escaping.
+    """
+    results = [""] * total
+    for place, event_id in zip(places, stored_ids, strict=True):
+        results[place] = f'{{"event_id":"{event_id}","status":"accepted","error":null}}'
+    for place, (event_id, reason) in errors.items():
+        results[place] = (
+            f'{{"event_id":"{event_id}","status":"rejected","error":{json.dumps(reason)}}}'
+        )
+    rejected = len(errors)
+    counts = f'"accepted":{total - rejected},"rejected":{rejected}'
+    body = f'{{{counts},"results":[{",".join(results)}]}}'
+    return body.encode("ascii")

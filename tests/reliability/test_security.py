@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import os
 import shutil
 import socket
 import ssl
@@ -38,7 +39,6 @@ import mosaic_telemetry.collector.store as collector_store
 from mosaic_telemetry import (
     ConfigurationError,
     TaskCompletionEvent,
-    TaskType,
     TelemetryClient,
     TelemetryConfig,
 )
@@ -449,7 +449,8 @@ def test_hostile_text_is_stored_verbatim_and_the_table_survives(tmp_path: Path) 
     # Read the database back: every hostile value is there, byte for byte.
     store = collector_store.EventStore(str(tmp_path / "events.db"))
     try:
-        models = {sample.model for sample in store.samples(TaskType.IMPLEMENTATION.value)}
+        with store.reading() as conn:
+            models = {model for (model,) in conn.execute("SELECT model FROM events")}
         assert set(HOSTILE_MODELS) <= models
         assert store.count() == len(events) + 1
     finally:
@@ -474,9 +475,14 @@ def test_bandit_finds_nothing_in_the_package() -> None:
     if importlib.util.find_spec("bandit") is None:
         print("\nskipping bandit: it is not installed in this environment")
         pytest.skip("bandit is not installed (pip install bandit)")
+    # bandit is a third-party tool, not our code: the deprecations of its own dependencies
+    # (stevedore's verify_requirements) are not errors here, as they are in the package's
+    # children (tests/_child_warnings.py).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
     done = subprocess.run(
         [sys.executable, "-m", "bandit", "-q", "-r", "mosaic_telemetry", "-c", "pyproject.toml"],
         cwd=REPO_ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,
