@@ -58,7 +58,10 @@ class Health:
     def send_failed(self, cause: str, attempts: int) -> None:
         """A send gave up after ``attempts`` attempts; its events stay queued."""
         cause = self.clean(cause)
-        self._ledger.error(cause)
+        if attempts > 0 or self._ledger.last_error is None:
+            # A send whose deadline passed before any request went out says nothing new:
+            # the real cause of the outage stays the last error.
+            self._ledger.error(cause)
         with self._lock:
             if self._failing_since is None:
                 self._failing_since = time.monotonic()

@@ -160,7 +160,8 @@ def error_message(body: bytes, *, limit: int = 200) -> str:
     elif head.lstrip()[:1] == b"<":
         found = _TITLE.search(head) or _HEADING.search(head)
         markup = found.group(1) if found else head
-        text = "HTML page: " + _TAG.sub(b" ", markup).decode("utf-8", "replace")
+        words = clean_text(_TAG.sub(b" ", markup).decode("utf-8", "replace"), limit=80)
+        text = f"an HTML page ({words})" if words else "an HTML page"
     else:
         text = head[: limit * 4].decode("utf-8", "replace")
     return clean_text(text, limit=limit) or "(empty body)"

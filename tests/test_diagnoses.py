@@ -92,7 +92,7 @@ def test_an_html_error_page_is_summarised_by_its_title(server: TelemetryServer) 
     client = TelemetryClient(make_config(server, max_retries=0))
     client.track(make_event())
     client.flush()
-    assert client.stats.last_error == "HTTP 502: HTML page: 502 Bad Gateway"
+    assert client.stats.last_error == "HTTP 502: an HTML page (502 Bad Gateway)"
 
 
 def test_a_junk_ca_file_does_not_matter_for_http(server: TelemetryServer, tmp_path: Path) -> None:

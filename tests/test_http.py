@@ -165,13 +165,13 @@ def test_backoff_delay_never_leaves_its_bounds(attempt: int, seed: int) -> None:
         (b'{"error": 5}', '{"error": 5}'),
         (b'{"detail": "x"}', '{"detail": "x"}'),
         (b"[1, 2]", "[1, 2]"),
-        (b"<html>\r\n<b>oops</b>\r\n</html>", "HTML page: oops"),
+        (b"<html>\r\n<b>oops</b>\r\n</html>", "an HTML page (oops)"),
         (
             b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
             b"<body><h1>Bad Gateway</h1>" + b"<p>filler</p>" * 5000 + b"</body></html>",
-            "HTML page: 502 Bad Gateway",
+            "an HTML page (502 Bad Gateway)",
         ),
-        (b"  <html><body><h1>Oops:\n  it broke</h1></body></html>", "HTML page: Oops: it broke"),
+        (b"  <html><body><h1>Oops:\n  it broke</h1></body></html>", "an HTML page (Oops: it broke)"),
         (b"\xff\xfe bad utf-8", "\ufffd\ufffd bad utf-8"),
         (b"x" * 500, "x" * 200),
         (b'{"error": "' + b"y" * 500 + b'"}', "y" * 200),
