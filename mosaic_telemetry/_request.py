@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
 
 from ._http import HttpResult, Verdict, classify_status, error_message, parse_retry_after
 from ._log import DEBUG, LazyLogger
+from ._record import record
 from ._retry import retry_delay
 from .transport import Transport, TransportError
 
@@ -26,7 +26,7 @@ __all__ = ["Attempt", "Requester", "server_says"]
 logger = LazyLogger("mosaic_telemetry.delivery")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Attempt:
     """How a request (with its retries) ended: the last answer, or none, and why."""
 
@@ -159,6 +159,8 @@ class Requester:
                     self._ledger.request_done(ticket, maybe_stored=stored)
                 secret = self._secret
                 if secret is not None and secret in result.body:  # an echo, cut before any use
+                    from dataclasses import replace  # noqa: PLC0415  # rare: import stays cheap
+
                     result = replace(result, body=result.body.replace(secret, b"***"))
                 self._trace(path, what, body, f"HTTP {result.status}", started)
                 if classify_status(result.status) is not Verdict.RETRY:

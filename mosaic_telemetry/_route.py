@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 
 from ._http import safe_url
 from .errors import ConfigurationError
@@ -12,19 +11,40 @@ from .errors import ConfigurationError
 __all__ = ["Route", "route_for"]
 
 
-@dataclass(frozen=True)
 class Route:
-    """Where a request goes: the server, and the proxy in between if there is one."""
+    """Where a request goes: the server, and the proxy in between if there is one.
 
-    scheme: str
-    host: str
-    port: int
-    proxy_host: str | None = None
-    proxy_port: int = 0
-    proxy_url: str | None = None
-    """The proxy's URL as it may be shown (password masked)."""
-    proxy_auth: str | None = None
-    """The ``Proxy-Authorization`` value, when the proxy URL carries credentials."""
+    A plain class, not a dataclass: made on a cold start's first send, where
+    ``@dataclass``'s code generation would cost more than the request; its repr
+    leaves out the ``Proxy-Authorization`` value.
+    """
+
+    __slots__ = ("host", "port", "proxy_auth", "proxy_host", "proxy_port", "proxy_url", "scheme")
+
+    def __init__(
+        self,
+        scheme: str,
+        host: str,
+        port: int,
+        *,
+        proxy_host: str | None = None,
+        proxy_port: int = 0,
+        proxy_url: str | None = None,
+        proxy_auth: str | None = None,
+    ) -> None:
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.proxy_host = proxy_host
+        self.proxy_port = proxy_port
+        self.proxy_url = proxy_url
+        """The proxy's URL as it may be shown (password masked)."""
+        self.proxy_auth = proxy_auth
+        """The ``Proxy-Authorization`` value, when the proxy URL carries credentials."""
+
+    def __repr__(self) -> str:
+        via = "" if self.proxy_url is None else f" via {self.proxy_url}"
+        return f"Route({self.scheme}://{self.target}{via})"
 
     @property
     def target(self) -> str:
