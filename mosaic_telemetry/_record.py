@@ -4,15 +4,17 @@
 about half of this package's import and of a cold start. ``record`` reads the class
 body's annotations and defaults (the class is its own field table, as for a
 dataclass) and installs the same ``__init__`` (positional or keyword, calling
-``__post_init__``), ``__repr__``, ``__eq__``, ``__hash__``, ``__match_args__``,
-frozen ``__setattr__``/``__delattr__`` and ``__slots__``; ``dataclasses.fields()``,
-``replace()``, ``asdict()`` and ``is_dataclass()`` work through a view made on first
-use (``dataclasses`` is imported then). ``tests/test_record.py`` holds each record
+``__post_init__``), ``__repr__``, ``__eq__``, ``__hash__``, ``__match_args__``, frozen
+``__setattr__``/``__delattr__`` and ``__slots__`` (the methods come ready from
+``_records``, see :func:`_methods`); ``dataclasses.fields()``, ``replace()``,
+``asdict()`` and ``is_dataclass()`` work through a view made on first use
+(``dataclasses`` is imported then). ``tests/test_record.py`` holds each record
 against the ``@dataclass`` it stands for.
 """
 
 from __future__ import annotations
 
+from . import _records
 from ._transform import dataclass_transform
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
     T = TypeVar("T")
 
 
-__all__ = ["record", "record_fields"]
+__all__ = ["method_source", "record", "record_fields"]
 
 _MISSING = object()
 
@@ -86,6 +88,8 @@ def _build(cls: Any, *, frozen: bool, slots: bool, with_repr: bool) -> Any:
     del cls._hash
     setattr(cls, "__match_args__", names)  # noqa: B010  # mypy refuses the plain form
     cls._record_fields = names
+    cls._record_defaults = tuple(defaults)
+    cls._record_frozen = frozen
     if frozen:
         cls.__setattr__ = _frozen_setattr(cls, names)
         cls.__delattr__ = _frozen_delattr(cls, names)
@@ -105,12 +109,34 @@ def _methods(
     frozen: bool,
     post_init: bool,
 ) -> dict[str, Any]:
-    """``__init__``, ``__repr__``, ``__eq__`` and the frozen hash, compiled from source once."""
-    env: dict[str, object] = {"_set": object.__setattr__}
+    """``__init__``, ``__repr__``, ``__eq__`` and the frozen hash of a record class.
+
+    The package's own records find them ready in ``_records`` (written by
+    ``python -m mosaic_telemetry._recordgen``; its bytecode is cached like any
+    module's); any other class, or one whose fields changed since, compiles them.
+    """
+    key, source = method_source(qualname, names, set(defaults), frozen=frozen, post_init=post_init)
+    values = [defaults[name] for name in names if name in defaults]
+    factory: Any = _records.FACTORIES.get(key)
+    if factory is None:
+        env: dict[str, Any] = {}
+        exec(compile(source, f"<record {qualname}>", "exec"), env)  # noqa: S102  # our own source
+        factory = env["factory"]
+    made = factory(object.__setattr__, *values)
+    return dict(zip(("__init__", "__repr__", "__eq__", "_hash"), made, strict=True))
+
+
+def method_source(
+    qualname: str, names: tuple[str, ...], defaulted: set[str], *, frozen: bool, post_init: bool
+) -> tuple[str, str]:
+    """The key and the source of the factory of a record's methods (``def factory(...)``).
+
+    Raises:
+        TypeError: a field without a default after one with a default.
+    """
     params = []
     for name in names:
-        if name in defaults:
-            env[f"_d_{name}"] = defaults[name]
+        if name in defaulted:
             params.append(f"{name}=_d_{name}")
         elif len(params) > len([n for n in params if "=" not in n]):
             raise TypeError(f"non-default argument {name!r} follows default argument")
@@ -123,22 +149,23 @@ def _methods(
     values = ", ".join(f"self.{n}" for n in names)
     others = ", ".join(f"other.{n}" for n in names)
     shown = ", ".join(f"{n}={{self.{n}!r}}" for n in names)
-    source = "\n".join(
-        [
-            f"def __init__(self, {', '.join(params)}):",
-            *(f"    {line}" for line in body),
-            "def __repr__(self):",
-            f"    return f'{{type(self).__qualname__}}({shown})'",
-            "def __eq__(self, other):",
-            "    if other.__class__ is self.__class__:",
-            f"        return ({values},) == ({others},)",
-            "    return NotImplemented",
-            "def _hash(self):",
-            f"    return hash(({values},))",
-        ]
-    )
-    exec(compile(source, f"<record {qualname}>", "exec"), env)  # noqa: S102  # our own source
-    return {name: env[name] for name in ("__init__", "__repr__", "__eq__", "_hash")}
+    factory_params = ", ".join(["_set", *(f"_d_{n}" for n in names if n in defaulted)])
+    lines = [
+        f"def factory({factory_params}):",
+        f"    def __init__(self, {', '.join(params)}):",
+        *(f"        {line}" for line in body),
+        "    def __repr__(self):",
+        f"        return f'{{type(self).__qualname__}}({shown})'",
+        "    def __eq__(self, other):",
+        "        if other.__class__ is self.__class__:",
+        f"            return ({values},) == ({others},)",
+        "        return NotImplemented",
+        "    def _hash(self):",
+        f"        return hash(({values},))",
+        "    return __init__, __repr__, __eq__, _hash",
+    ]
+    key = f"{qualname}({', '.join(params)}) frozen={frozen} post_init={post_init}"
+    return key, "\n".join(lines)
 
 
 def _frozen_error(message: str) -> Exception:

@@ -8,11 +8,12 @@ import inspect
 import pickle
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mosaic_telemetry import ClientStats, TelemetryConfig
+from mosaic_telemetry import ClientStats, TelemetryConfig, _recordgen, _records
 from mosaic_telemetry._http import HttpResult
 from mosaic_telemetry._record import record, record_fields
 from mosaic_telemetry._request import Attempt
@@ -141,3 +142,13 @@ def test_importing_the_package_does_not_import_dataclasses_or_inspect() -> None:
         check=True,
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_the_generated_record_methods_are_what_recordgen_writes() -> None:
+    written = Path(_records.__file__).read_text(encoding="utf-8")
+    assert written == _recordgen.render(), "run: python -m mosaic_telemetry._recordgen"
+
+
+@pytest.mark.parametrize("cls", _recordgen.record_classes(), ids=lambda c: c.__name__)
+def test_every_package_record_runs_on_generated_methods(cls: type) -> None:
+    assert cls.__init__.__module__ == _records.__name__
