@@ -17,6 +17,7 @@ from collector_fixtures import API_KEY, clean_env, event_dict, post_json
 from mosaic_telemetry import TaskCompletionEvent
 from mosaic_telemetry.cli import main
 from mosaic_telemetry.collector import Collector, EventStore
+from mosaic_telemetry.collector._schema import COLUMNS
 
 EVENTS = "/v1/events/batch"
 BASE = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
@@ -128,9 +129,9 @@ def test_an_export_sent_to_another_collector_stores_the_same_events(
         assert result.returncode == 0, result.stderr
         assert collector.event_count == 30
     with sqlite3.connect(db) as a, sqlite3.connect(second) as b:
-        query = "SELECT * FROM events ORDER BY event_id"
-        strip = [row[1:2] + row[3:] for row in a.execute(query)]  # seq, received_at differ
-        assert strip == [row[1:2] + row[3:] for row in b.execute(query)]
+        kept = [name for name, _ in COLUMNS if name not in ("seq", "received_at")]  # they differ
+        query = f"SELECT {', '.join(kept)} FROM events ORDER BY event_id"
+        assert list(a.execute(query)) == list(b.execute(query))
     a.close()
     b.close()
 
@@ -158,7 +159,7 @@ _MISTAKES = [
     (["export", "--db", "{db}", "--format", "xml"], 2, "--format must be jsonl or csv"),
     (["export", "--db", "{db}", "--output", "/nonexistent/dir/x.jsonl"], 2, "no directory"),
     (["events", "--db", "{text}"], 1, "cannot read event store"),
-    (["events", "--db", "{old}"], 1, "start serve on it once to upgrade it to 2"),
+    (["events", "--db", "{old}"], 1, "start serve on it once to upgrade it to 3"),
     (["serve", "--retain-days", "7d", "--api-key", API_KEY], 2, "--retain-days must be"),
     (["serve", "--retain-days", "0", "--api-key", API_KEY], 2, "at least 1, got 0"),
 ]

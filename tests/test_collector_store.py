@@ -112,7 +112,7 @@ def test_a_store_written_by_a_newer_collector_is_refused(tmp_path: Path) -> None
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA user_version = 99")
     conn.close()
-    with pytest.raises(StoreError, match="layout version 99; this collector reads up to 2"):
+    with pytest.raises(StoreError, match="layout version 99; this collector reads up to 3"):
         EventStore(str(path))
 
 
@@ -318,7 +318,7 @@ def test_a_database_of_the_first_collector_is_upgraded_with_its_events(tmp_path:
         assert _column(store, "quality_gates_run") == ["build,lint"] * 2
         assert store.add(_events(1, 3), received_at=RECEIVED) == 1  # still idempotent
         with store.reading() as conn:
-            assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+            assert conn.execute("PRAGMA user_version").fetchone() == (3,)
     finally:
         store.close()
 

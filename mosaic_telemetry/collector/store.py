@@ -11,7 +11,7 @@ from datetime import datetime
 
 from ..errors import TelemetryError
 from ..models import TaskCompletionEvent
-from ._migrate import SCHEMA_VERSION, SNAPSHOT_TABLE, NewerLayoutError, migrate
+from ._migrate import SCHEMA_VERSION, SNAPSHOT_TABLE, LayoutError, migrate
 from ._schema import INSERT_COLUMNS, Row, event_row, utc_text
 
 __all__ = ["SCHEMA_VERSION", "EventStore", "StoreError", "WriteResult"]
@@ -100,7 +100,7 @@ class EventStore:
         except sqlite3.Error as exc:
             self._conn.close()
             raise StoreError(f"cannot use event store {path!r}: {exc}") from None
-        except NewerLayoutError as exc:
+        except LayoutError as exc:
             self._conn.close()
             raise StoreError(str(exc)) from None
         except BaseException:
