@@ -552,7 +552,7 @@ def test_serve_forever_stops_on_sigterm_and_restores_the_handler() -> None:
     original = signal.getsignal(signal.SIGTERM)
     urls: list[str] = []
     collector = Collector(API_KEY)
-    with sigterm_once_serving():
+    with sigterm_once_serving(announced=lambda: bool(urls)):
         serve_forever(collector, on_ready=urls.append)
     assert len(urls) == 1
     assert urls[0].startswith("http://127.0.0.1:")
