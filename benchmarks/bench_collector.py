@@ -242,6 +242,34 @@ def floor_us_per_event(bodies: Sequence[bytes]) -> dict[str, float]:
     }
 
 
+def in_process_us_per_event(bodies: Sequence[bytes]) -> float:
+    """The collector's ingest without HTTP: each body parsed, judged and stored, in this process.
+
+    What the request handler calls for ``POST /v1/events/batch`` (``parse_json``,
+    then ``CollectorService.ingest_json``) on a fresh file store, after 5 bodies
+    as a warm-up; CPU per event. Minus the floor, this is the collector's own
+    Python work per event; the HTTP server's share is what the child spends above it.
+    """
+    use_repo_package()
+    from mosaic_telemetry.collector import CollectorService, EventStore
+    from mosaic_telemetry.collector._wire import parse_json
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = EventStore(str(Path(tmp) / "events.db"))
+        try:
+            service = CollectorService(store)
+            for body in bodies[:5]:
+                service.ingest_json(parse_json(body))
+            started = time.process_time()
+            for body in bodies[5:]:
+                service.ingest_json(parse_json(body))
+            elapsed = time.process_time() - started
+            assert store.count() == len(bodies) * 100, store.count()
+        finally:
+            store.close()
+    return elapsed / ((len(bodies) - 5) * 100) * 1e6
+
+
 def ingest_rate_with_predictions(db: str, *, seconds: float, predict_every_s: float) -> float:
     """Events stored per second (4 client threads) while another asks 50 queries periodically.
 
@@ -319,7 +347,9 @@ def ingest_cpu_us_per_event(
     collector, for the one in ``against`` (an older checkout) if given, and for
     the floor (:func:`floor_us_per_event`), one after the other, so all see the
     machine in the same state. ``db``: an existing store to add to (a fresh one per
-    round otherwise). ``overhead`` is the collector's CPU above the floor, per round.
+    round otherwise). ``overhead`` is the collector's CPU above the floor, per round,
+    split into ``fast_path`` (its ingest in this process, without HTTP, above the
+    floor) and ``http`` (the collector above that).
     """
     samples: dict[str, list[float]] = {}
     for run in range(repeat):
@@ -332,7 +362,11 @@ def ingest_cpu_us_per_event(
         floor = floor_us_per_event(list(_bodies(batches, seed=1000 * run + 7)))
         for name, value in floor.items():
             samples.setdefault(name, []).append(value)
+        inside = in_process_us_per_event(list(_bodies(batches + 5, seed=1000 * run + 8)))
+        samples.setdefault("in_process", []).append(inside)
         samples.setdefault("overhead", []).append(samples["collector"][-1] - floor["floor"])
+        samples.setdefault("fast_path", []).append(inside - floor["floor"])
+        samples.setdefault("http", []).append(samples["collector"][-1] - inside)
     return {name: Summary.of(values) for name, values in samples.items()}
 
 
@@ -397,6 +431,9 @@ INGEST_PARTS = (
     ("json", "json.loads of the body alone"),
     ("insert", "sqlite insert of the rows alone (WAL, full sync)"),
     ("overhead", "collector's own work above the floor"),
+    ("in_process", "its ingest in one process, no HTTP (parse, judge, store)"),
+    ("fast_path", "of the overhead: judging, rows, store calls, answer JSON"),
+    ("http", "of the overhead: HTTP server, sockets, threads"),
 )
 
 
