@@ -225,16 +225,18 @@ def floor_us_per_event(bodies: Sequence[bytes]) -> dict[str, float]:
     assert all(row is not None for batch in rows for row in batch)  # all take the fast path
     with tempfile.TemporaryDirectory() as tmp:
         conn = sqlite3.connect(str(Path(tmp) / "floor.db"), isolation_level=None)
-        for pragma in ("PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", _CACHE_PRAGMA):
-            conn.execute(pragma)
-        conn.execute(_CREATE_EVENTS)
-        started = time.process_time()
-        for batch in rows:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(_INSERT, batch)  # type: ignore[arg-type]  # no None: checked above
-            conn.execute("COMMIT")
-        insert = time.process_time() - started
-        conn.close()
+        try:
+            for pragma in ("PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", _CACHE_PRAGMA):
+                conn.execute(pragma)
+            conn.execute(_CREATE_EVENTS)
+            started = time.process_time()
+            for batch in rows:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany(_INSERT, batch)  # type: ignore[arg-type]  # no None: checked
+                conn.execute("COMMIT")
+            insert = time.process_time() - started
+        finally:
+            conn.close()
     return {
         "json": parse / events * 1e6,
         "insert": insert / events * 1e6,

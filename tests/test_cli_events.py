@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -10,6 +11,7 @@ import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from collector_fixtures import API_KEY, clean_env, event_dict, post_json
@@ -128,12 +130,13 @@ def test_an_export_sent_to_another_collector_stores_the_same_events(
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
         assert collector.event_count == 30
-    with sqlite3.connect(db) as a, sqlite3.connect(second) as b:
+    with (
+        contextlib.closing(sqlite3.connect(db)) as a,
+        contextlib.closing(sqlite3.connect(second)) as b,
+    ):
         kept = [name for name, _ in COLUMNS if name not in ("seq", "received_at")]  # they differ
         query = f"SELECT {', '.join(kept)} FROM events ORDER BY event_id"
         assert list(a.execute(query)) == list(b.execute(query))
-    a.close()
-    b.close()
 
 
 def test_export_streams_to_stdout_with_filters(db: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -172,9 +175,8 @@ def files(db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str,
     text = tmp_path / "notes.txt"
     text.write_text("not a database\n" * 100)
     old = tmp_path / "old.db"
-    with sqlite3.connect(old) as conn:
+    with contextlib.closing(sqlite3.connect(old)) as conn:
         conn.execute("PRAGMA user_version = 1")
-    conn.close()
     return {"db": db, "text": str(text), "old": str(old)}
 
 
@@ -190,6 +192,25 @@ def test_command_line_mistakes_cost_one_stderr_line_and_a_nonzero_exit(
     assert err.count("\n") == 1, err
     assert err.startswith("mosaic-telemetry: error: ")
     assert message in err
+
+
+@pytest.mark.parametrize("name", ["text", "old"])
+def test_a_store_the_readers_refuse_leaves_no_connection_open(
+    files: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    name: str,
+) -> None:  # fmt: skip
+    opened: list[sqlite3.Connection] = []
+    connect = sqlite3.connect
+
+    def recording(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        opened.append(connect(*args, **kwargs))
+        return opened[-1]
+
+    monkeypatch.setattr(sqlite3, "connect", recording)
+    assert _run(capsys, "events", "--db", files[name])[0] == 1
+    assert len(opened) == 1
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        opened[0].execute("SELECT 1")  # closed, not left for the collector (3.13 warns)
 
 
 def test_events_never_creates_a_database(

@@ -8,6 +8,7 @@ deleted rows, a saved prediction index). Each is copied before it is opened.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sqlite3
@@ -142,10 +143,8 @@ def test_a_first_layout_body_the_models_now_refuse_stops_the_upgrade_and_changes
     tmp_path: Path,
 ) -> None:
     path = _copy("layout1_body", tmp_path)
-    conn = sqlite3.connect(path)
-    with conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
         conn.execute('UPDATE events SET body = \'{"model": ""}\' WHERE rowid = 3')
-    conn.close()
     before = (FIXTURES / "layout1_body.sqlite3").read_bytes()
     with pytest.raises(StoreError, match=r"cannot upgrade event store .*stored event '6f1c2b3a"):
         EventStore(path)
