@@ -11,6 +11,7 @@ client (then at DEBUG), and kept as ``stats.last_error``.
 
 from __future__ import annotations
 
+from ._http import clean_text
 from ._log import DEBUG, LazyLogger
 from .models import TaskCompletionEvent
 
@@ -97,12 +98,9 @@ class Hooks:
         try:
             result = hook(event)
         except Exception as exc:
-            self._failed(
-                f"raised {type(exc).__name__}",
-                f"raised {type(exc).__name__}: {exc}",
-                event_id,
-                exc_info=True,
-            )
+            detail = f"raised {type(exc).__name__}: {exc}"
+            kind = f"raised {type(exc).__name__}"
+            self._failed(kind, detail, event_id, exc_info=self._keyless(detail))
             return None, False
         if result is None:
             return None, True
@@ -158,12 +156,18 @@ class Hooks:
         try:
             callback(list(events))
         except Exception as exc:  # the host's callback: logged, and the batch still counts
+            detail = f"raised {type(exc).__name__}: {exc}"
             message = self._health.clean(
-                f"telemetry dry_run_callback raised {type(exc).__name__}: {exc}; "
-                "the batch still counts as sent",
-                limit=500,
+                f"telemetry dry_run_callback {detail}; the batch still counts as sent", limit=500
             )
-            self._warn(f"callback raised {type(exc).__name__}", message, exc_info=True)
+            kind = f"callback raised {type(exc).__name__}"
+            self._warn(kind, message, exc_info=self._keyless(detail))
+
+    def _keyless(self, text: str) -> bool:
+        """Whether ``text`` (an exception's words) is free of the API key: then its
+        traceback may be logged too."""
+        whole = len(text) + 1
+        return self._health.clean(text, limit=whole) == clean_text(text, limit=whole)
 
     def _warn(self, kind: str, message: str, *, exc_info: bool = False) -> None:
         """WARNING the first time for ``kind``, DEBUG after that."""
