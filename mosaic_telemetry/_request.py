@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Attempt", "Requester", "server_says"]
 
-logger = LazyLogger("mosaic_telemetry.delivery")
+logger = LazyLogger(__name__.rpartition(".")[0] + ".delivery")
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Sender"]
 
-logger = LazyLogger("mosaic_telemetry.delivery")
+logger = LazyLogger(__name__.rpartition(".")[0] + ".delivery")
 
 # A 5xx the server keeps giving one batch while it takes others may be the batch's
 # fault: split it to find the event. 503 (and any Retry-After) says "come back later".
