@@ -11,6 +11,7 @@ sends them and counts what it could not.
 from __future__ import annotations
 
 import atexit
+import sys
 import weakref
 
 from . import _fork
@@ -28,7 +29,8 @@ if TYPE_CHECKING:
 
 __all__ = ["watch"]
 
-logger = LazyLogger(__name__.rpartition(".")[0] + ".client")
+_LOGGER_NAME = __name__.rpartition(".")[0] + ".client"
+logger = LazyLogger(_LOGGER_NAME)
 
 _watched: weakref.WeakSet[_Client] = weakref.WeakSet()
 _registered = False
@@ -53,11 +55,32 @@ def _at_exit() -> None:
                 continue  # a parent's state in a forked child; or the exit flush sends them
             unsent = core.ledger.size
             if unsent:
-                logger.warning(
-                    "telemetry: %d event(s) tracked but never sent: this client was not "
-                    "started, and no flush() or stop() sent them before exit (call "
-                    "client.flush() before the process ends, or start() the client)",
-                    unsent,
+                message = (
+                    f"telemetry: {unsent} event(s) tracked but never sent: this client was "
+                    "not started, and no flush() or stop() sent them before exit (call "
+                    "client.flush() before the process ends, or start() the client)"
                 )
+                logger.warning("%s", message)
+                if not _anyone_hears(_LOGGER_NAME):
+                    # Our NullHandler silences logging's last resort: say it on stderr
+                    # ourselves, as logging would for a host that configured nothing.
+                    sys.stderr.write(f"{_LOGGER_NAME}: WARNING: {message}\n")
         except Exception:  # noqa: S110  # at exit there is nowhere left to report
             pass
+
+
+def _anyone_hears(name: str) -> bool:
+    """Whether a handler other than a NullHandler takes WARNING records of logger ``name``."""
+    import logging  # noqa: PLC0415  # loaded already: the warning above was logged
+
+    current: logging.Logger | None = logging.getLogger(name)
+    if not current or not current.isEnabledFor(logging.WARNING):
+        return True  # the host turned these records off: its choice, not silence
+    while current is not None:
+        for handler in current.handlers:
+            if type(handler) is not logging.NullHandler and handler.level <= logging.WARNING:
+                return True
+        if not current.propagate:
+            return False
+        current = current.parent
+    return False

@@ -208,3 +208,44 @@ def test_exit_warns_once_about_events_a_never_started_client_did_not_send(
         "sent: this client was not started, and no flush() or stop() sent them before exit "
         "(call client.flush() before the process ends, or start() the client)"
     ], done.stderr
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        ("", "mosaic_telemetry.client: WARNING: telemetry: 2 event(s) tracked but never sent"),
+        ("logging.getLogger('mosaic_telemetry').setLevel(logging.ERROR)", None),
+        ("logging.basicConfig(level=logging.ERROR)", None),
+    ],
+    ids=["no-logging-configured", "host-silenced-the-package", "host-handler-above-warning"],
+)
+def test_exit_warning_reaches_stderr_when_the_host_configured_no_logging(
+    setup: str, expected: str | None
+) -> None:
+    script = textwrap.dedent(
+        f"""
+        import logging
+        {setup}
+        from mosaic_telemetry import TelemetryClient, TelemetryConfig
+        config = TelemetryConfig(server_url="https://telemetry.invalid", api_key="0" * 64,
+                                 instance_id="2f1e8c4a-5b6d-4e7f-8a9b-0c1d2e3f4a5b")
+        client = TelemetryClient(config)
+        for _ in range(2):
+            client.track(client.event().model("exit-model"))
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_TELEMETRY_")}
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if "never sent" in line]
+    if expected is None:
+        assert lines == [], done.stderr
+    else:
+        assert len(lines) == 1 and lines[0].startswith(expected), done.stderr
