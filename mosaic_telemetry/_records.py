@@ -5,8 +5,8 @@
 # mypy: ignore-errors
 """Factories of the methods of the package's record classes (generated)."""
 
-def _factory_0(_set, _d_tracked, _d_sent, _d_rejected, _d_dropped_queue_full, _d_dropped_errors, _d_dropped_shutdown, _d_dropped_invalid, _d_dropped_feedback, _d_unconfirmed, _d_retries, _d_batches, _d_invalid_responses, _d_queued, _d_in_flight, _d_last_error, _d_last_success_at):
-    def __init__(self, tracked=_d_tracked, sent=_d_sent, rejected=_d_rejected, dropped_queue_full=_d_dropped_queue_full, dropped_errors=_d_dropped_errors, dropped_shutdown=_d_dropped_shutdown, dropped_invalid=_d_dropped_invalid, dropped_feedback=_d_dropped_feedback, unconfirmed=_d_unconfirmed, retries=_d_retries, batches=_d_batches, invalid_responses=_d_invalid_responses, queued=_d_queued, in_flight=_d_in_flight, last_error=_d_last_error, last_success_at=_d_last_success_at):
+def _factory_0(_set, _d_tracked, _d_sent, _d_rejected, _d_dropped_queue_full, _d_dropped_errors, _d_dropped_shutdown, _d_dropped_invalid, _d_dropped_feedback, _d_dropped_before_send, _d_unconfirmed, _d_retries, _d_batches, _d_invalid_responses, _d_before_send_errors, _d_queued, _d_in_flight, _d_last_error, _d_last_success_at):
+    def __init__(self, tracked=_d_tracked, sent=_d_sent, rejected=_d_rejected, dropped_queue_full=_d_dropped_queue_full, dropped_errors=_d_dropped_errors, dropped_shutdown=_d_dropped_shutdown, dropped_invalid=_d_dropped_invalid, dropped_feedback=_d_dropped_feedback, dropped_before_send=_d_dropped_before_send, unconfirmed=_d_unconfirmed, retries=_d_retries, batches=_d_batches, invalid_responses=_d_invalid_responses, before_send_errors=_d_before_send_errors, queued=_d_queued, in_flight=_d_in_flight, last_error=_d_last_error, last_success_at=_d_last_success_at):
         _set(self, 'tracked', tracked)
         _set(self, 'sent', sent)
         _set(self, 'rejected', rejected)
@@ -15,22 +15,24 @@ def _factory_0(_set, _d_tracked, _d_sent, _d_rejected, _d_dropped_queue_full, _d
         _set(self, 'dropped_shutdown', dropped_shutdown)
         _set(self, 'dropped_invalid', dropped_invalid)
         _set(self, 'dropped_feedback', dropped_feedback)
+        _set(self, 'dropped_before_send', dropped_before_send)
         _set(self, 'unconfirmed', unconfirmed)
         _set(self, 'retries', retries)
         _set(self, 'batches', batches)
         _set(self, 'invalid_responses', invalid_responses)
+        _set(self, 'before_send_errors', before_send_errors)
         _set(self, 'queued', queued)
         _set(self, 'in_flight', in_flight)
         _set(self, 'last_error', last_error)
         _set(self, 'last_success_at', last_success_at)
     def __repr__(self):
-        return f'{type(self).__qualname__}(tracked={self.tracked!r}, sent={self.sent!r}, rejected={self.rejected!r}, dropped_queue_full={self.dropped_queue_full!r}, dropped_errors={self.dropped_errors!r}, dropped_shutdown={self.dropped_shutdown!r}, dropped_invalid={self.dropped_invalid!r}, dropped_feedback={self.dropped_feedback!r}, unconfirmed={self.unconfirmed!r}, retries={self.retries!r}, batches={self.batches!r}, invalid_responses={self.invalid_responses!r}, queued={self.queued!r}, in_flight={self.in_flight!r}, last_error={self.last_error!r}, last_success_at={self.last_success_at!r})'
+        return f'{type(self).__qualname__}(tracked={self.tracked!r}, sent={self.sent!r}, rejected={self.rejected!r}, dropped_queue_full={self.dropped_queue_full!r}, dropped_errors={self.dropped_errors!r}, dropped_shutdown={self.dropped_shutdown!r}, dropped_invalid={self.dropped_invalid!r}, dropped_feedback={self.dropped_feedback!r}, dropped_before_send={self.dropped_before_send!r}, unconfirmed={self.unconfirmed!r}, retries={self.retries!r}, batches={self.batches!r}, invalid_responses={self.invalid_responses!r}, before_send_errors={self.before_send_errors!r}, queued={self.queued!r}, in_flight={self.in_flight!r}, last_error={self.last_error!r}, last_success_at={self.last_success_at!r})'
     def __eq__(self, other):
         if other.__class__ is self.__class__:
-            return (self.tracked, self.sent, self.rejected, self.dropped_queue_full, self.dropped_errors, self.dropped_shutdown, self.dropped_invalid, self.dropped_feedback, self.unconfirmed, self.retries, self.batches, self.invalid_responses, self.queued, self.in_flight, self.last_error, self.last_success_at,) == (other.tracked, other.sent, other.rejected, other.dropped_queue_full, other.dropped_errors, other.dropped_shutdown, other.dropped_invalid, other.dropped_feedback, other.unconfirmed, other.retries, other.batches, other.invalid_responses, other.queued, other.in_flight, other.last_error, other.last_success_at,)
+            return (self.tracked, self.sent, self.rejected, self.dropped_queue_full, self.dropped_errors, self.dropped_shutdown, self.dropped_invalid, self.dropped_feedback, self.dropped_before_send, self.unconfirmed, self.retries, self.batches, self.invalid_responses, self.before_send_errors, self.queued, self.in_flight, self.last_error, self.last_success_at,) == (other.tracked, other.sent, other.rejected, other.dropped_queue_full, other.dropped_errors, other.dropped_shutdown, other.dropped_invalid, other.dropped_feedback, other.dropped_before_send, other.unconfirmed, other.retries, other.batches, other.invalid_responses, other.before_send_errors, other.queued, other.in_flight, other.last_error, other.last_success_at,)
         return NotImplemented
     def _hash(self):
-        return hash((self.tracked, self.sent, self.rejected, self.dropped_queue_full, self.dropped_errors, self.dropped_shutdown, self.dropped_invalid, self.dropped_feedback, self.unconfirmed, self.retries, self.batches, self.invalid_responses, self.queued, self.in_flight, self.last_error, self.last_success_at,))
+        return hash((self.tracked, self.sent, self.rejected, self.dropped_queue_full, self.dropped_errors, self.dropped_shutdown, self.dropped_invalid, self.dropped_feedback, self.dropped_before_send, self.unconfirmed, self.retries, self.batches, self.invalid_responses, self.before_send_errors, self.queued, self.in_flight, self.last_error, self.last_success_at,))
     return __init__, __repr__, __eq__, _hash
 
 def _factory_1(_set):
@@ -68,8 +70,8 @@ def _factory_2(_set, _d_retry_after, _d_truncated):
         return hash((self.status, self.body, self.retry_after, self.truncated,))
     return __init__, __repr__, __eq__, _hash
 
-def _factory_3(_set, _d_server_url, _d_api_key, _d_instance_id, _d_enabled, _d_submit_interval_seconds, _d_max_queue_size, _d_batch_size, _d_request_timeout_seconds, _d_prediction_cache_ttl_seconds, _d_dry_run, _d_max_retries, _d_user_agent, _d_shutdown_timeout_seconds, _d_ca_file, _d_gzip, _d_spool_dir, _d_spool_max_bytes):
-    def __init__(self, server_url=_d_server_url, api_key=_d_api_key, instance_id=_d_instance_id, enabled=_d_enabled, submit_interval_seconds=_d_submit_interval_seconds, max_queue_size=_d_max_queue_size, batch_size=_d_batch_size, request_timeout_seconds=_d_request_timeout_seconds, prediction_cache_ttl_seconds=_d_prediction_cache_ttl_seconds, dry_run=_d_dry_run, max_retries=_d_max_retries, user_agent=_d_user_agent, shutdown_timeout_seconds=_d_shutdown_timeout_seconds, ca_file=_d_ca_file, gzip=_d_gzip, spool_dir=_d_spool_dir, spool_max_bytes=_d_spool_max_bytes):
+def _factory_3(_set, _d_server_url, _d_api_key, _d_instance_id, _d_enabled, _d_submit_interval_seconds, _d_max_queue_size, _d_batch_size, _d_request_timeout_seconds, _d_prediction_cache_ttl_seconds, _d_dry_run, _d_max_retries, _d_user_agent, _d_shutdown_timeout_seconds, _d_ca_file, _d_gzip, _d_spool_dir, _d_spool_max_bytes, _d_before_send, _d_dry_run_callback):
+    def __init__(self, server_url=_d_server_url, api_key=_d_api_key, instance_id=_d_instance_id, enabled=_d_enabled, submit_interval_seconds=_d_submit_interval_seconds, max_queue_size=_d_max_queue_size, batch_size=_d_batch_size, request_timeout_seconds=_d_request_timeout_seconds, prediction_cache_ttl_seconds=_d_prediction_cache_ttl_seconds, dry_run=_d_dry_run, max_retries=_d_max_retries, user_agent=_d_user_agent, shutdown_timeout_seconds=_d_shutdown_timeout_seconds, ca_file=_d_ca_file, gzip=_d_gzip, spool_dir=_d_spool_dir, spool_max_bytes=_d_spool_max_bytes, before_send=_d_before_send, dry_run_callback=_d_dry_run_callback):
         self.server_url = server_url
         self.api_key = api_key
         self.instance_id = instance_id
@@ -87,15 +89,17 @@ def _factory_3(_set, _d_server_url, _d_api_key, _d_instance_id, _d_enabled, _d_s
         self.gzip = gzip
         self.spool_dir = spool_dir
         self.spool_max_bytes = spool_max_bytes
+        self.before_send = before_send
+        self.dry_run_callback = dry_run_callback
         self.__post_init__()
     def __repr__(self):
-        return f'{type(self).__qualname__}(server_url={self.server_url!r}, api_key={self.api_key!r}, instance_id={self.instance_id!r}, enabled={self.enabled!r}, submit_interval_seconds={self.submit_interval_seconds!r}, max_queue_size={self.max_queue_size!r}, batch_size={self.batch_size!r}, request_timeout_seconds={self.request_timeout_seconds!r}, prediction_cache_ttl_seconds={self.prediction_cache_ttl_seconds!r}, dry_run={self.dry_run!r}, max_retries={self.max_retries!r}, user_agent={self.user_agent!r}, shutdown_timeout_seconds={self.shutdown_timeout_seconds!r}, ca_file={self.ca_file!r}, gzip={self.gzip!r}, spool_dir={self.spool_dir!r}, spool_max_bytes={self.spool_max_bytes!r})'
+        return f'{type(self).__qualname__}(server_url={self.server_url!r}, api_key={self.api_key!r}, instance_id={self.instance_id!r}, enabled={self.enabled!r}, submit_interval_seconds={self.submit_interval_seconds!r}, max_queue_size={self.max_queue_size!r}, batch_size={self.batch_size!r}, request_timeout_seconds={self.request_timeout_seconds!r}, prediction_cache_ttl_seconds={self.prediction_cache_ttl_seconds!r}, dry_run={self.dry_run!r}, max_retries={self.max_retries!r}, user_agent={self.user_agent!r}, shutdown_timeout_seconds={self.shutdown_timeout_seconds!r}, ca_file={self.ca_file!r}, gzip={self.gzip!r}, spool_dir={self.spool_dir!r}, spool_max_bytes={self.spool_max_bytes!r}, before_send={self.before_send!r}, dry_run_callback={self.dry_run_callback!r})'
     def __eq__(self, other):
         if other.__class__ is self.__class__:
-            return (self.server_url, self.api_key, self.instance_id, self.enabled, self.submit_interval_seconds, self.max_queue_size, self.batch_size, self.request_timeout_seconds, self.prediction_cache_ttl_seconds, self.dry_run, self.max_retries, self.user_agent, self.shutdown_timeout_seconds, self.ca_file, self.gzip, self.spool_dir, self.spool_max_bytes,) == (other.server_url, other.api_key, other.instance_id, other.enabled, other.submit_interval_seconds, other.max_queue_size, other.batch_size, other.request_timeout_seconds, other.prediction_cache_ttl_seconds, other.dry_run, other.max_retries, other.user_agent, other.shutdown_timeout_seconds, other.ca_file, other.gzip, other.spool_dir, other.spool_max_bytes,)
+            return (self.server_url, self.api_key, self.instance_id, self.enabled, self.submit_interval_seconds, self.max_queue_size, self.batch_size, self.request_timeout_seconds, self.prediction_cache_ttl_seconds, self.dry_run, self.max_retries, self.user_agent, self.shutdown_timeout_seconds, self.ca_file, self.gzip, self.spool_dir, self.spool_max_bytes, self.before_send, self.dry_run_callback,) == (other.server_url, other.api_key, other.instance_id, other.enabled, other.submit_interval_seconds, other.max_queue_size, other.batch_size, other.request_timeout_seconds, other.prediction_cache_ttl_seconds, other.dry_run, other.max_retries, other.user_agent, other.shutdown_timeout_seconds, other.ca_file, other.gzip, other.spool_dir, other.spool_max_bytes, other.before_send, other.dry_run_callback,)
         return NotImplemented
     def _hash(self):
-        return hash((self.server_url, self.api_key, self.instance_id, self.enabled, self.submit_interval_seconds, self.max_queue_size, self.batch_size, self.request_timeout_seconds, self.prediction_cache_ttl_seconds, self.dry_run, self.max_retries, self.user_agent, self.shutdown_timeout_seconds, self.ca_file, self.gzip, self.spool_dir, self.spool_max_bytes,))
+        return hash((self.server_url, self.api_key, self.instance_id, self.enabled, self.submit_interval_seconds, self.max_queue_size, self.batch_size, self.request_timeout_seconds, self.prediction_cache_ttl_seconds, self.dry_run, self.max_retries, self.user_agent, self.shutdown_timeout_seconds, self.ca_file, self.gzip, self.spool_dir, self.spool_max_bytes, self.before_send, self.dry_run_callback,))
     return __init__, __repr__, __eq__, _hash
 
 def _factory_4(_set, _d_stopped):
@@ -115,9 +119,9 @@ def _factory_4(_set, _d_stopped):
     return __init__, __repr__, __eq__, _hash
 
 FACTORIES = {
-    'ClientStats(tracked=_d_tracked, sent=_d_sent, rejected=_d_rejected, dropped_queue_full=_d_dropped_queue_full, dropped_errors=_d_dropped_errors, dropped_shutdown=_d_dropped_shutdown, dropped_invalid=_d_dropped_invalid, dropped_feedback=_d_dropped_feedback, unconfirmed=_d_unconfirmed, retries=_d_retries, batches=_d_batches, invalid_responses=_d_invalid_responses, queued=_d_queued, in_flight=_d_in_flight, last_error=_d_last_error, last_success_at=_d_last_success_at) frozen=True post_init=False': _factory_0,
+    'ClientStats(tracked=_d_tracked, sent=_d_sent, rejected=_d_rejected, dropped_queue_full=_d_dropped_queue_full, dropped_errors=_d_dropped_errors, dropped_shutdown=_d_dropped_shutdown, dropped_invalid=_d_dropped_invalid, dropped_feedback=_d_dropped_feedback, dropped_before_send=_d_dropped_before_send, unconfirmed=_d_unconfirmed, retries=_d_retries, batches=_d_batches, invalid_responses=_d_invalid_responses, before_send_errors=_d_before_send_errors, queued=_d_queued, in_flight=_d_in_flight, last_error=_d_last_error, last_success_at=_d_last_success_at) frozen=True post_init=False': _factory_0,
     'Settings(batch_size, max_queue, interval_s, shutdown_s, request_timeout_s, max_retries, cache_ttl_s) frozen=True post_init=False': _factory_1,
     'HttpResult(status, body, retry_after=_d_retry_after, truncated=_d_truncated) frozen=True post_init=False': _factory_2,
-    'TelemetryConfig(server_url=_d_server_url, api_key=_d_api_key, instance_id=_d_instance_id, enabled=_d_enabled, submit_interval_seconds=_d_submit_interval_seconds, max_queue_size=_d_max_queue_size, batch_size=_d_batch_size, request_timeout_seconds=_d_request_timeout_seconds, prediction_cache_ttl_seconds=_d_prediction_cache_ttl_seconds, dry_run=_d_dry_run, max_retries=_d_max_retries, user_agent=_d_user_agent, shutdown_timeout_seconds=_d_shutdown_timeout_seconds, ca_file=_d_ca_file, gzip=_d_gzip, spool_dir=_d_spool_dir, spool_max_bytes=_d_spool_max_bytes) frozen=False post_init=True': _factory_3,
+    'TelemetryConfig(server_url=_d_server_url, api_key=_d_api_key, instance_id=_d_instance_id, enabled=_d_enabled, submit_interval_seconds=_d_submit_interval_seconds, max_queue_size=_d_max_queue_size, batch_size=_d_batch_size, request_timeout_seconds=_d_request_timeout_seconds, prediction_cache_ttl_seconds=_d_prediction_cache_ttl_seconds, dry_run=_d_dry_run, max_retries=_d_max_retries, user_agent=_d_user_agent, shutdown_timeout_seconds=_d_shutdown_timeout_seconds, ca_file=_d_ca_file, gzip=_d_gzip, spool_dir=_d_spool_dir, spool_max_bytes=_d_spool_max_bytes, before_send=_d_before_send, dry_run_callback=_d_dry_run_callback) frozen=False post_init=True': _factory_3,
     'Attempt(result, failure, attempts, stopped=_d_stopped) frozen=True post_init=False': _factory_4,
 }
