@@ -134,7 +134,14 @@ class Background:
             self._interrupt.clear()
             self._wake.clear()
             run_id = self._run_id
-            thread = start_thread(lambda: self._run(run_id), "worker", daemon_only=False)
+            # A non-daemon worker (where daemon threads are refused) is joined before
+            # atexit hooks run, and a subinterpreter's main thread still looks alive
+            # then: only threading's own exit hook can stop it. Without that hook,
+            # no worker: flush() and stop() send on the calling thread.
+            can_stop_at_exit = hasattr(threading, "_register_atexit")
+            thread = start_thread(
+                lambda: self._run(run_id), "worker", daemon_only=not can_stop_at_exit
+            )
             if thread is None:
                 return False
             self._thread = thread

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,14 @@ from _server import (  # noqa: F401  # fixtures are used by name
     API_KEY,
     INSTANCE_ID,
     TelemetryServer,
+    assert_balanced,
     clean_env_fixture,
+    make_config,
     make_event,
     server_fixture,
 )
+
+from mosaic_telemetry import TelemetryClient
 
 pytestmark = pytest.mark.usefixtures("clean_env")
 
@@ -233,3 +238,39 @@ def test_children_of_a_multiprocessing_host_deliver_their_own_events_and_the_par
     assert sorted(received) == sorted(expected)
     models = {e["model"] for r in server.batches() for e in r.events}
     assert models == {"parent", "child-0", "child-1", "child-3"}
+
+
+class _NoDaemonThread(threading.Thread):
+    """A Thread as an isolated subinterpreter has it: a daemon one is refused when made."""
+
+    def __init__(self, *args: Any, daemon: bool | None = None, **kwargs: Any) -> None:
+        if daemon:
+            raise RuntimeError("daemon threads are disabled in this (sub)interpreter")
+        super().__init__(*args, daemon=daemon, **kwargs)
+
+
+def test_without_threadings_exit_hook_a_runtime_refusing_daemons_sends_on_flush_and_stop(
+    server: TelemetryServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A non-daemon worker that nothing could stop before Python joins it would hang the
+    # exit: with no threading exit hook there is no worker, and the calls send themselves.
+    monkeypatch.setattr(threading, "Thread", _NoDaemonThread)
+    monkeypatch.delattr(threading, "_register_atexit")
+    before = set(threading.enumerate())
+    client = TelemetryClient(make_config(server, batch_size=5))
+    client.start()  # does not raise
+    assert client.is_running is False
+    assert [t.name for t in set(threading.enumerate()) - before] == []
+    first = [make_event() for _ in range(7)]
+    for event in first:
+        client.track(event)
+    assert client.flush(timeout=5.0) is True
+    assert sorted(server.event_ids()) == sorted(str(e.event_id) for e in first)
+    last = [make_event() for _ in range(3)]
+    for event in last:
+        client.track(event)
+    client.stop(timeout=5.0)
+    assert sorted(server.event_ids()) == sorted(str(e.event_id) for e in first + last)
+    stats = client.stats
+    assert (stats.tracked, stats.sent, stats.queued, stats.in_flight) == (10, 10, 0, 0)
+    assert_balanced(stats)
