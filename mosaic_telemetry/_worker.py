@@ -67,6 +67,9 @@ class Background:
         self._thread: threading.Thread | None = None
         self._run_id = 0
         self._pool: SenderPool | None = None
+        # The worker and flush() callers make the pool lazily: never two (the second one's
+        # threads would never be closed). Not _life: stop() holds that while it joins the worker.
+        self._pool_lock = threading.Lock()
         self._dispatcher = Dispatcher(ledger, sender, batch_size)
         self._cycle_deadline: Deadline | None = None
         self._task: asyncio.Task[None] | None = None
@@ -121,7 +124,10 @@ class Background:
         """The sender threads' pool (its threads start with the first parallel send)."""
         pool = self._pool
         if pool is None:
-            pool = self._pool = SenderPool(SENDER_THREADS)
+            with self._pool_lock:
+                pool = self._pool
+                if pool is None:
+                    pool = self._pool = SenderPool(SENDER_THREADS)
         return pool
 
     def start(self) -> bool:
@@ -217,7 +223,8 @@ class Background:
             )
         if thread is not None and thread is not threading.current_thread():
             thread.join(deadline.remaining())
-        pool, self._pool = self._pool, None
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
         if pool is not None:
             pool.close()
         self._requester.close()
