@@ -129,8 +129,9 @@ class Ledger(_BoundedFifo):
         """Record the events ``indices`` of ``ticket`` as done, ``outcome`` counting them.
 
         ``outcome`` maps counters (``sent``, ``rejected``, ``dropped_errors``,
-        ``dropped_invalid``) to how many of these events each one gets, plus
-        ``batches``. A ticket that was abandoned meanwhile records nothing.
+        ``dropped_invalid``, ``dropped_before_send``, ``before_send_errors``) to how
+        many of these events each one gets, plus ``batches``. A ticket that was
+        abandoned meanwhile records nothing.
         """
         chosen = list(indices)
 
@@ -313,8 +314,10 @@ _COUNTERS = (
     "dropped_shutdown",
     "dropped_invalid",
     "dropped_feedback",
+    "dropped_before_send",
     "unconfirmed",
     "retries",
     "batches",
     "invalid_responses",
+    "before_send_errors",
 )
