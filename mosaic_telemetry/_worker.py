@@ -32,6 +32,7 @@ __all__ = ["Background"]
 logger = LazyLogger(__name__)
 
 SENDER_THREADS = 4
+_STOP_GRACE_S = 0.25  # a stop meeting a start waits that out even with timeout=0
 
 
 class Background:
@@ -197,8 +198,17 @@ class Background:
         return thread
 
     def stop(self, deadline: Deadline, *, exiting: bool = False) -> None:
-        """Stop the worker and send what is left by ``deadline``; count what is not sent."""
-        with self._life:
+        """Stop the worker and send what is left by ``deadline``; count what is not sent.
+
+        A stop that meets another one still running waits for it no longer than its own
+        deadline (plus the grace every blocking call has): that one is stopping the client.
+        """
+        if not self._life.acquire(timeout=min(deadline.remaining(), MAX_WAIT_S) + _STOP_GRACE_S):
+            logger.debug(
+                "telemetry stop: another stop still runs; this one returns at its deadline"
+            )
+            return
+        try:
             thread = self._halt(deadline)
             try:
                 self.flush(deadline, parallel=not exiting and self._pool is not None)
@@ -206,6 +216,8 @@ class Background:
                 logger.exception("telemetry final flush failed")
             finally:
                 self._finish(thread, deadline, exiting=exiting)
+        finally:
+            self._life.release()
 
     def _finish(
         self, thread: threading.Thread | None, deadline: Deadline, *, exiting: bool
