@@ -18,7 +18,7 @@ from .queue import _BoundedFifo, _Note
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Container, Iterable
 
     from ._deadline import Deadline
     from .models import TaskCompletionEvent
@@ -37,6 +37,9 @@ class Ledger(_BoundedFifo):
         "_generation",
         "_in_flight",
         "_maybe_sent",
+        "_settled_out",
+        "_spill",
+        "_spill_cap",
         "_tickets",
         "changed",
         "last_error",
@@ -53,6 +56,12 @@ class Ledger(_BoundedFifo):
         self._maybe_sent: dict[int, TaskCompletionEvent] = {}
         self._exited = False
         self._deferred_ran = False
+        # With a spool (docs/spool.md): events a full queue pushed out, for the spool's
+        # writer to take (at most _spill_cap; 0: no spool, evict as before), and the
+        # settled events whose spool records the writer has yet to settle.
+        self._spill: list[TaskCompletionEvent] = []
+        self._spill_cap = 0
+        self._settled_out: list[TaskCompletionEvent] = []
         self.last_error: str | None = None
         self.last_success_at: datetime | None = None
         # Waiters (flush) sleep on this; an RLock, so a signal handler that flushes
@@ -141,6 +150,8 @@ class Ledger(_BoundedFifo):
             ticket.open.difference_update(done)
             self._close_if_done(ticket, len(done))
             self._forget(ticket.events[i] for i in done)
+            if self._spill_cap:
+                self._settled_out.extend(ticket.events[i] for i in done)
             counts = self._counts
             for name, amount in outcome.items():
                 counts[name] += amount
@@ -211,33 +222,126 @@ class Ledger(_BoundedFifo):
         no answer to a request that went out (either way, not "never sent")."""
         self._apply(lambda: ticket.mark(out=False, unknown=maybe_stored))
 
-    def abandon(self) -> tuple[int, int]:
+    def abandon(self, on_disk: Container[str] = ()) -> tuple[int, int, int]:
         """Stop waiting (a deadline of stop/exit passed): count what is left, return it.
 
-        Open events become ``unconfirmed`` when a request of theirs went out without
-        an answer, or is still on its way; the others ``dropped_shutdown``.
-        Returns ``(unconfirmed, dropped_shutdown)`` added by this call.
+        Open events whose ``event_id`` is in ``on_disk`` (their spool record is
+        written) become ``spooled``; of the others, those whose request went out
+        without an answer, or is still on its way, ``unconfirmed``; the rest
+        ``dropped_shutdown`` (as do spilled events not yet written).
+        Returns ``(unconfirmed, dropped_shutdown, spooled)`` added by this call.
         """
-        added = [0, 0]
+        added = [0, 0, 0]
 
         def change() -> None:
             maybe_sent = self._maybe_sent
+
+            def count(event: TaskCompletionEvent, unknown: bool) -> None:
+                if on_disk and str(event.event_id) in on_disk:
+                    added[2] += 1
+                else:
+                    added[0 if unknown or id(event) in maybe_sent else 1] += 1
+
             for ticket in self._tickets:
                 for index in ticket.open:
-                    unknown = ticket.unknown or ticket.out or id(ticket.events[index]) in maybe_sent
-                    added[0 if unknown else 1] += 1
+                    count(ticket.events[index], ticket.unknown or ticket.out)
                 self._in_flight -= len(ticket.open)
                 ticket.open.clear()
             self._tickets.clear()
             for event in self._items:
-                added[0 if id(event) in maybe_sent else 1] += 1
+                count(event, False)
             self._items.clear()
+            added[1] += len(self._spill)
+            self._spill.clear()
             maybe_sent.clear()
             self._counts["unconfirmed"] += added[0]
             self._counts["dropped_shutdown"] += added[1]
+            self._counts["spooled"] += added[2]
 
         self._apply(change)
-        return added[0], added[1]
+        return added[0], added[1], added[2]
+
+    # -- the spool's side (only with a spool: docs/spool.md) -----------------------------
+
+    def _overflow(self, item: TaskCompletionEvent) -> None:
+        """Spill the oldest event for the spool's writer, or evict it when there is no room."""
+        spill = self._spill
+        if len(spill) < self._spill_cap:
+            self._forget((item,))
+            spill.append(item)
+            return
+        super()._overflow(item)
+
+    def spill_to(self, cap: int) -> None:
+        """From now on a full queue spills up to ``cap`` events (0: evict them again).
+
+        Spilled events not yet written are evicted (counted) when ``cap`` is 0.
+        """
+
+        def change() -> None:
+            self._spill_cap = cap
+            if not cap:
+                self._dropped += len(self._spill)
+                self._spill.clear()
+                self._settled_out.clear()
+
+        self._apply(change)
+
+    def spilled(self) -> list[TaskCompletionEvent]:
+        """A copy of the spilled events not yet written, oldest first."""
+        if not self._enter():
+            return []
+        try:
+            return list(self._spill)
+        finally:
+            self._leave()
+
+    def spill_written(self, count: int, *, lost: int = 0) -> None:
+        """The first ``count`` spilled events left memory: ``lost`` of them are evicted
+        (the spool could not take them), the rest are ``spooled``."""
+
+        def change() -> None:
+            del self._spill[:count]
+            self._dropped += lost
+            self._counts["spooled"] += count - lost
+
+        self._apply(change)
+
+    def take_settled(self) -> list[TaskCompletionEvent]:
+        """The events settled since the last call (their spool records are to be settled)."""
+        if not self._enter():
+            return []
+        try:
+            out, self._settled_out = self._settled_out, []
+            return out
+        finally:
+            self._leave()
+
+    def in_memory(self) -> list[TaskCompletionEvent]:
+        """Every event queued or open in flight now (spilled ones aside), oldest first."""
+        if not self._enter():
+            return []
+        try:
+            events = [e for ticket in self._tickets for i, e in enumerate(ticket.events)
+                      if i in ticket.open]
+            events.extend(self._items)
+            return events
+        finally:
+            self._leave()
+
+    def add_replayed(self, events: list[TaskCompletionEvent]) -> None:
+        """Put events read back from the spool in front of the queue (``replayed``)."""
+
+        def change() -> None:
+            self._counts["replayed"] += len(events)
+            self._front(events)
+
+        self._apply(change)
+
+    @property
+    def room(self) -> int:
+        """How many more events the queue takes before it spills."""
+        return max(0, self._max_size - len(self._items) - len(self._inbox) - len(self._spill))
 
     def mark_exited(self) -> None:
         """After the exit flush: events tracked from now on are counted as undeliverable."""
@@ -295,7 +399,7 @@ class Ledger(_BoundedFifo):
             return ClientStats(
                 **{**counts, "tracked": counts["tracked"] + self._puts},
                 dropped_queue_full=self._dropped,
-                queued=len(self._items),
+                queued=len(self._items) + len(self._spill),
                 in_flight=self._in_flight,
                 last_error=self.last_error,
                 last_success_at=self.last_success_at,
@@ -314,6 +418,9 @@ _COUNTERS = (
     "dropped_invalid",
     "dropped_feedback",
     "unconfirmed",
+    "spooled",
+    "replayed",
+    "spool_errors",
     "retries",
     "batches",
     "invalid_responses",

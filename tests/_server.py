@@ -445,10 +445,11 @@ def assert_balanced(stats: ClientStats) -> None:
         + stats.dropped_invalid
         + stats.dropped_feedback
         + stats.unconfirmed
+        + stats.spooled
         + stats.queued
         + stats.in_flight
     )
-    assert stats.tracked == placed, stats
+    assert stats.tracked + stats.replayed == placed, stats
 
 
 class FakeTime:
