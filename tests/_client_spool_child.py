@@ -14,6 +14,9 @@ reads what it did):
   and then sleeps (no ``persist()``, no stop) until killed.
 - ``exit DIR URL``: a started client tracks one event, prints ``E`` and returns
   from the script: the interpreter's exit flush does the rest.
+- ``readonly DIR URL``: (as ``SPOOL_CHILD_UID``, if set) a client tracks three
+  events, persists, flushes them to URL, and prints ``W <warnings about the
+  spool>`` and ``S <sent> <spool_errors> <spooled>``.
 """
 
 from __future__ import annotations
@@ -96,6 +99,43 @@ def zygote() -> None:
             )
 
 
+def _readonly(directory: str, url: str) -> None:
+    import logging  # noqa: PLC0415
+
+    uid = os.environ.get("SPOOL_CHILD_UID")
+    if uid:
+        import fcntl  # noqa: F401, PLC0415  # loaded now: the new user may not read the stdlib
+        import json  # noqa: F401, PLC0415
+
+        from mosaic_telemetry import _journal, _spool, transport  # noqa: F401, PLC0415
+        from mosaic_telemetry._dispatch import load_send_path  # noqa: PLC0415
+
+        load_send_path()
+        plain = TelemetryConfig(server_url=url, api_key=API_KEY, instance_id=INSTANCE_ID)
+        TelemetryClient(plain).flush(0)  # every module of a send, loaded
+
+        os.setgid(int(uid))
+        os.setuid(int(uid))
+    warnings: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.WARNING and "spool" in record.getMessage():
+                warnings.append(record.getMessage())
+
+    logging.getLogger("mosaic_telemetry").addHandler(Keep())
+    telemetry = client(directory, url)
+    for number in range(1, 4):
+        telemetry.track(numbered(number))
+    telemetry.persist()
+    telemetry.persist()
+    assert telemetry.flush(10.0)
+    stats = telemetry.stats
+    print("W " + " | ".join(warnings), flush=True)
+    print(f"S {stats.sent} {stats.spool_errors} {stats.spooled}", flush=True)
+    print(stats, file=sys.stderr)
+
+
 def main(argv: list[str]) -> None:
     mode = argv[0]
     if mode == "zygote":
@@ -108,6 +148,8 @@ def main(argv: list[str]) -> None:
             telemetry.track(numbered(number))
         print("T " + ",".join(map(str, numbers)), flush=True)
         time.sleep(3600)
+    elif mode == "readonly":
+        _readonly(argv[1], argv[2])
     elif mode == "exit":
         telemetry = client(argv[1], argv[2], submit_interval_seconds=300.0, max_retries=3)
         telemetry.start()
