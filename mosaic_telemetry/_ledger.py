@@ -322,8 +322,12 @@ class Ledger(_BoundedFifo):
         if not self._enter():
             return []
         try:
-            events = [e for ticket in self._tickets for i, e in enumerate(ticket.events)
-                      if i in ticket.open]
+            events = [
+                e
+                for ticket in self._tickets
+                for i, e in enumerate(ticket.events)
+                if i in ticket.open
+            ]
             events.extend(self._items)
             return events
         finally:

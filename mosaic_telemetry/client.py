@@ -202,9 +202,9 @@ class TelemetryClient:
         if not self._enabled:
             return 0
         try:
-            return self._process().background.persist(Deadline.after(
-                MAX_WAIT_S if timeout is None else timeout, self._clock
-            ))
+            return self._process().background.persist(
+                Deadline.after(MAX_WAIT_S if timeout is None else timeout, self._clock)
+            )
         except Exception:
             logger.exception("telemetry persist failed")
             return 0

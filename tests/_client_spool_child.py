@@ -100,15 +100,15 @@ def zygote() -> None:
 
 
 def _readonly(directory: str, url: str) -> None:
-    import logging  # noqa: PLC0415
+    import logging
 
     uid = os.environ.get("SPOOL_CHILD_UID")
     if uid:
-        import fcntl  # noqa: F401, PLC0415  # loaded now: the new user may not read the stdlib
-        import json  # noqa: F401, PLC0415
+        import fcntl  # noqa: F401  # loaded now: the new user may not read the stdlib
+        import json  # noqa: F401
 
-        from mosaic_telemetry import _journal, _spool, transport  # noqa: F401, PLC0415
-        from mosaic_telemetry._dispatch import load_send_path  # noqa: PLC0415
+        from mosaic_telemetry import _journal, _spool, transport  # noqa: F401
+        from mosaic_telemetry._dispatch import load_send_path
 
         load_send_path()
         plain = TelemetryConfig(server_url=url, api_key=API_KEY, instance_id=INSTANCE_ID)

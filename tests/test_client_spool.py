@@ -209,9 +209,7 @@ def test_a_full_queue_spills_to_the_spool_instead_of_evicting(
 
 
 def test_spool_max_bytes_evicts_the_oldest_and_counts_them(tmp_path: Path) -> None:
-    client = spool_client(
-        dead_url(), tmp_path / "spool", max_queue_size=10, spool_max_bytes=65536
-    )
+    client = spool_client(dead_url(), tmp_path / "spool", max_queue_size=10, spool_max_bytes=65536)
     for number in range(400):  # ~1 KiB each: far past 64 KiB
         client.track(make_event())
         if number % 20 == 19:
@@ -265,7 +263,9 @@ def test_a_read_only_spool_dir_degrades_to_memory_with_one_warning(
     warnings, counts = out.stdout.splitlines()
     assert warnings.count("telemetry spool disabled") == 1, warnings
     assert "read-only" in warnings or "Permission denied" in warnings, warnings
-    assert counts == "S 3 1 0", out.stderr  # all sent from memory; one failure counted; nothing spooled
+    assert counts == "S 3 1 0", (
+        out.stderr
+    )  # all sent from memory; one failure counted; nothing spooled
     assert list(spool_dir.iterdir()) == []
 
 

@@ -171,7 +171,10 @@ def test_backoff_delay_never_leaves_its_bounds(attempt: int, seed: int) -> None:
             b"<body><h1>Bad Gateway</h1>" + b"<p>filler</p>" * 5000 + b"</body></html>",
             "an HTML page (502 Bad Gateway)",
         ),
-        (b"  <html><body><h1>Oops:\n  it broke</h1></body></html>", "an HTML page (Oops: it broke)"),
+        (
+            b"  <html><body><h1>Oops:\n  it broke</h1></body></html>",
+            "an HTML page (Oops: it broke)",
+        ),
         (b"\xff\xfe bad utf-8", "\ufffd\ufffd bad utf-8"),
         (b"x" * 500, "x" * 200),
         (b'{"error": "' + b"y" * 500 + b'"}', "y" * 200),

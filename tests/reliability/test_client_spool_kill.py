@@ -151,8 +151,10 @@ def test_every_persisted_event_is_stored_exactly_once_after_kill_9(tmp_path: Pat
     stats = replayer.stats
     assert stats.dropped_errors == stats.dropped_shutdown == stats.spool_corrupt == 0, stats
     assert [p for p in os.listdir(spool_dir) if p.endswith(".jsonl")] == [], "unsent left"
-    print(f"\nkills={kills} persisted={len(persisted)} stored={len(stored)} "
-          f"harness={harness_s:.1f}s replayed by the last process={stats.replayed}")
+    print(
+        f"\nkills={kills} persisted={len(persisted)} stored={len(stored)} "
+        f"harness={harness_s:.1f}s replayed by the last process={stats.replayed}"
+    )
     report_row(
         "client spool: writers (track + persist) killed with SIGKILL, then one replay",
         f"python -m pytest -m reliability {HERE}",
@@ -208,8 +210,10 @@ def test_exit_with_the_server_down_takes_under_100_ms_with_a_spool(tmp_path: Pat
         segments = list(spool_dir.glob("seg-*.jsonl"))
         assert segments, "the event was not left in the spool"
     median_s = statistics.median(figures)
-    print(f"\nexit with the server down and a spool: median {median_s * 1000:.0f} ms "
-          f"({', '.join(f'{s * 1000:.0f}' for s in figures)} ms)")
+    print(
+        f"\nexit with the server down and a spool: median {median_s * 1000:.0f} ms "
+        f"({', '.join(f'{s * 1000:.0f}' for s in figures)} ms)"
+    )
     assert median_s < 2.0  # loose: the figure (docs/spool.md) is ~tens of ms on a quiet box
     report_row(
         "client spool: process tracks one event, server down, exits",
