@@ -44,8 +44,10 @@ class Journal:
         self._spool: Spool | None = None
         self._broken = False
         self._lock = threading.Lock()
-        self.on_disk: set[str] = set()
-        """Event ids of the events in memory whose record is written (and held)."""
+        # The events in memory whose record is written (and held), by id(): the
+        # reference keeps each id unique while it is listed, and a pass looks an event
+        # up without making its event_id string (most of a pass's cost otherwise).
+        self._on_disk: dict[int, TaskCompletionEvent] = {}
         self._counts: SpoolCounts | None = None
         ledger.spill_to(max(max_queue, max_bytes // _EVENT_BYTES))
 
@@ -53,6 +55,10 @@ class Journal:
     def usable(self) -> bool:
         """False once the spool failed: the client works in memory only from then on."""
         return not self._broken
+
+    def has_record(self, event: TaskCompletionEvent) -> bool:
+        """Whether ``event`` (in memory) has its record in the spool."""
+        return id(event) in self._on_disk
 
     @property
     def counts(self) -> SpoolCounts | None:
@@ -81,7 +87,7 @@ class Journal:
             exc if str(exc) else type(exc).__name__,
         )
         spool, self._spool = self._spool, None
-        self.on_disk.clear()
+        self._on_disk.clear()
         if spool is not None:
             try:
                 spool.close()
@@ -120,22 +126,26 @@ class Journal:
             self._lock.release()
 
     def _pass(self, spool: Spool, *, sync: bool, replay: bool) -> tuple[int, int]:
-        ledger, on_disk = self._ledger, self.on_disk
-        settled = [str(event.event_id) for event in ledger.take_settled()]
+        ledger, on_disk = self._ledger, self._on_disk
+        settled = [
+            str(event.event_id)
+            for event in ledger.take_settled()
+            if on_disk.pop(id(event), None) is not None
+        ]
         if settled:
             spool.settle(settled)
-            on_disk.difference_update(settled)
         spilled_count = self._write_spill(spool)
         fresh: list[tuple[str, bytes]] = []
+        written: list[TaskCompletionEvent] = []
         for event in ledger.in_memory():
-            event_id = str(event.event_id)
-            if event_id not in on_disk:
+            if id(event) not in on_disk:
                 data = _encoded(event)
                 if data is not None:
-                    fresh.append((event_id, data))
+                    fresh.append((str(event.event_id), data))
+                    written.append(event)
         if fresh:
             spool.append(fresh, held=True)
-            on_disk.update(event_id for event_id, _ in fresh)
+            on_disk.update((id(event), event) for event in written)
         if sync:
             spool.sync()
         replayed = self._replay(spool) if replay else 0
@@ -147,16 +157,16 @@ class Journal:
         spilled = self._ledger.spilled()
         if not spilled:
             return 0
-        on_disk = self.on_disk
-        again = [str(e.event_id) for e in spilled if str(e.event_id) in on_disk]
+        on_disk = self._on_disk
+        again = [str(e.event_id) for e in spilled if on_disk.pop(id(e), None) is not None]
         if again:  # written ahead already: its record goes back to the spool's care
             spool.release(again)
-            on_disk.difference_update(again)
         records = []
         seen = set(again)
         for event in spilled:
             event_id = str(event.event_id)
             if event_id not in seen:
+                seen.add(event_id)
                 data = _encoded(event)
                 if data is not None:
                     records.append((event_id, data))
@@ -189,7 +199,7 @@ class Journal:
         if bad:
             spool.settle(bad)
             logger.warning("telemetry spool: %d record(s) are not events; skipped", len(bad))
-        self.on_disk.update(str(event.event_id) for event in events)
+        self._on_disk.update((id(event), event) for event in events)
         self._ledger.add_replayed(events)
         return len(events)
 
@@ -207,7 +217,7 @@ class Journal:
                     spool.settle(settled)
                 self._counts = spool.counts()
             finally:
-                self.on_disk.clear()
+                self._on_disk.clear()
                 spool.close()
 
     def after_fork_in_child(self) -> None:

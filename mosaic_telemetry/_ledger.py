@@ -12,13 +12,14 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timezone
 
+from ._ledger_spill import SpillSide
 from ._stats import ClientStats
 from ._tickets import AFTER_EXIT, FEEDBACK, INVALID, Ticket
 from .queue import _BoundedFifo, _Note
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
 if TYPE_CHECKING:
-    from collections.abc import Callable, Container, Iterable
+    from collections.abc import Callable, Iterable
 
     from ._deadline import Deadline
     from .models import TaskCompletionEvent
@@ -27,8 +28,12 @@ if TYPE_CHECKING:
 __all__ = ["FEEDBACK", "INVALID", "Ledger", "Ticket"]  # the markers and Ticket: _tickets.py
 
 
-class Ledger(_BoundedFifo):
-    """The queue plus in-flight tickets and delivery counters, under one lock."""
+class Ledger(SpillSide):
+    """The queue plus in-flight tickets and delivery counters, under one lock.
+
+    The spool's side of it (spilling, settling on disk, reading back) is in
+    :class:`SpillSide` (``_ledger_spill.py``): the same state, under the same lock.
+    """
 
     __slots__ = (
         "_counts",
@@ -37,9 +42,6 @@ class Ledger(_BoundedFifo):
         "_generation",
         "_in_flight",
         "_maybe_sent",
-        "_settled_out",
-        "_spill",
-        "_spill_cap",
         "_tickets",
         "changed",
         "last_error",
@@ -56,12 +58,6 @@ class Ledger(_BoundedFifo):
         self._maybe_sent: dict[int, TaskCompletionEvent] = {}
         self._exited = False
         self._deferred_ran = False
-        # With a spool (docs/spool.md): events a full queue pushed out, for the spool's
-        # writer to take (at most _spill_cap; 0: no spool, evict as before), and the
-        # settled events whose spool records the writer has yet to settle.
-        self._spill: list[TaskCompletionEvent] = []
-        self._spill_cap = 0
-        self._settled_out: list[TaskCompletionEvent] = []
         self.last_error: str | None = None
         self.last_success_at: datetime | None = None
         # Waiters (flush) sleep on this; an RLock, so a signal handler that flushes
@@ -150,8 +146,7 @@ class Ledger(_BoundedFifo):
             ticket.open.difference_update(done)
             self._close_if_done(ticket, len(done))
             self._forget(ticket.events[i] for i in done)
-            if self._spill_cap:
-                self._settled_out.extend(ticket.events[i] for i in done)
+            self._note_settled(ticket.events[i] for i in done)
             counts = self._counts
             for name, amount in outcome.items():
                 counts[name] += amount
@@ -222,11 +217,13 @@ class Ledger(_BoundedFifo):
         no answer to a request that went out (either way, not "never sent")."""
         self._apply(lambda: ticket.mark(out=False, unknown=maybe_stored))
 
-    def abandon(self, on_disk: Container[str] = ()) -> tuple[int, int, int]:
+    def abandon(
+        self, on_disk: Callable[[TaskCompletionEvent], bool] | None = None
+    ) -> tuple[int, int, int]:
         """Stop waiting (a deadline of stop/exit passed): count what is left, return it.
 
-        Open events whose ``event_id`` is in ``on_disk`` (their spool record is
-        written) become ``spooled``; of the others, those whose request went out
+        Open events for which ``on_disk`` says their spool record is written become
+        ``spooled``; of the others, those whose request went out
         without an answer, or is still on its way, ``unconfirmed``; the rest
         ``dropped_shutdown`` (as do spilled events not yet written).
         Returns ``(unconfirmed, dropped_shutdown, spooled)`` added by this call.
@@ -237,7 +234,7 @@ class Ledger(_BoundedFifo):
             maybe_sent = self._maybe_sent
 
             def count(event: TaskCompletionEvent, unknown: bool) -> None:
-                if on_disk and str(event.event_id) in on_disk:
+                if on_disk is not None and on_disk(event):
                     added[2] += 1
                 else:
                     added[0 if unknown or id(event) in maybe_sent else 1] += 1
@@ -260,96 +257,6 @@ class Ledger(_BoundedFifo):
 
         self._apply(change)
         return added[0], added[1], added[2]
-
-    # -- the spool's side (only with a spool: docs/spool.md) -----------------------------
-
-    def _overflow(self, item: TaskCompletionEvent) -> None:
-        """Spill the oldest event for the spool's writer, or evict it when there is no room."""
-        spill = self._spill
-        if len(spill) < self._spill_cap:
-            self._forget((item,))
-            spill.append(item)
-            return
-        super()._overflow(item)
-
-    def spill_to(self, cap: int) -> None:
-        """From now on a full queue spills up to ``cap`` events (0: evict them again).
-
-        Spilled events not yet written are evicted (counted) when ``cap`` is 0.
-        """
-
-        def change() -> None:
-            self._spill_cap = cap
-            if not cap:
-                self._dropped += len(self._spill)
-                self._spill.clear()
-                self._settled_out.clear()
-
-        self._apply(change)
-
-    def spilled(self) -> list[TaskCompletionEvent]:
-        """A copy of the spilled events not yet written, oldest first."""
-        if not self._enter():
-            return []
-        try:
-            return list(self._spill)
-        finally:
-            self._leave()
-
-    def spill_written(self, count: int, *, lost: int = 0) -> None:
-        """The first ``count`` spilled events left memory: ``lost`` of them are evicted
-        (the spool could not take them), the rest are ``spooled``."""
-
-        def change() -> None:
-            del self._spill[:count]
-            self._dropped += lost
-            self._counts["spooled"] += count - lost
-
-        self._apply(change)
-
-    def take_settled(self) -> list[TaskCompletionEvent]:
-        """The events settled since the last call (their spool records are to be settled)."""
-        if not self._enter():
-            return []
-        try:
-            out, self._settled_out = self._settled_out, []
-            return out
-        finally:
-            self._leave()
-
-    def in_memory(self) -> list[TaskCompletionEvent]:
-        """Every event queued or open in flight now (spilled ones aside), oldest first."""
-        if not self._enter():
-            return []
-        try:
-            events = [
-                e
-                for ticket in self._tickets
-                for i, e in enumerate(ticket.events)
-                if i in ticket.open
-            ]
-            events.extend(self._items)
-            return events
-        finally:
-            self._leave()
-
-    def add_replayed(self, events: list[TaskCompletionEvent]) -> None:
-        """Put events read back from the spool in front of the queue (``replayed``)."""
-
-        def change() -> None:
-            self._counts["replayed"] += len(events)
-            self._front(events)
-
-        self._apply(change)
-
-    @property
-    def room(self) -> int:
-        """How many more events the queue takes before it spills."""
-        return max(0, self._max_size - len(self._items) - len(self._inbox) - len(self._spill))
-
-    def mark_exited(self) -> None:
-        """After the exit flush: events tracked from now on are counted as undeliverable."""
-        self._apply(lambda: setattr(self, "_exited", True))
 
     # -- counters ------------------------------------------------------------------------
 

@@ -272,10 +272,9 @@ class Background:
         self, thread: threading.Thread | None, deadline: Deadline, *, exiting: bool
     ) -> None:
         journal = self._journal
-        on_disk: set[str] = set()
         if journal is not None:
             self._persist_quietly()  # anything tracked during the flush, too
-            on_disk = journal.on_disk
+        on_disk = journal.has_record if journal is not None and journal.usable else None
         unconfirmed, dropped, spooled = self._ledger.abandon(on_disk)
         if journal is not None:
             try:
