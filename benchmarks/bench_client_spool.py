@@ -58,6 +58,17 @@ def _client(url: str, spool_dir: Path, **extra: object) -> TelemetryClient:
     return TelemetryClient(config)
 
 
+def encode_run(start: int) -> float:
+    """CPU µs per event of ``encode_event`` alone: what every send costs anyway."""
+    from mosaic_telemetry._encode import encode_event  # noqa: PLC0415
+
+    events = make_events(1000, start=start)
+    began = time.thread_time()
+    for event in events:
+        encode_event(event)
+    return (time.thread_time() - began) / 1000 * 1e6
+
+
 def write_ahead_run(start: int) -> tuple[float, float]:
     """(worker CPU µs per event written ahead, bytes on disk per event)."""
     home = Path(tempfile.mkdtemp(prefix="bench-client-spool-"))
@@ -155,7 +166,9 @@ def exit_run(*, with_client: bool) -> float:
 def figures(*, quick: bool = False) -> list[Figure]:
     """Every client spool figure; ``quick`` trades precision for a short run."""
     runs = 3 if quick else 7
+    write_ahead_run(start=900_000)  # warm-up: the spool's modules load on first use
     ahead = [write_ahead_run(start=run * 1000) for run in range(runs)]
+    encode_us = Summary.of([encode_run(start=800_000 + run * 1000) for run in range(runs)])
     count = 2_000 if quick else 20_000
     replay = [replay_run(count, start=100_000 + run * count) for run in range(3)]
     exits = [exit_run(with_client=True) for _ in range(runs)]
@@ -166,6 +179,7 @@ def figures(*, quick: bool = False) -> list[Figure]:
             "client write-ahead: spool thread CPU per event (up to 1,000 queued)",
             "µs",
             Summary.of([run[0] for run in ahead]),
+            note=f"encode_event alone: {fmt(encode_us.median)} µs",
         ),
         Figure(
             "client_spool_bytes_per_event",

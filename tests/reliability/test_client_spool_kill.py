@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from _report import record as report_row
 
-from mosaic_telemetry import TelemetryClient, TelemetryConfig
+from mosaic_telemetry import TaskCompletionEvent, TelemetryClient, TelemetryConfig
 from mosaic_telemetry.collector import Collector
 
 pytestmark = [
@@ -34,6 +34,32 @@ HERE = "tests/reliability/test_client_spool_kill.py"
 CHILD = Path(__file__).resolve().parents[1] / "_client_spool_child.py"
 API_KEY = "9c4f0b7e2d5a81c36e0f4b9d27a1c58e3f6b0d92a4c7e15b8d3f6a09c2e5b71d"
 INSTANCE_ID = "6f1c1a52-8f1e-4c39-9a4e-0d7a1f3b5c2e"
+
+
+SAMPLE = {
+    "instance_id": INSTANCE_ID,
+    "timestamp": "2026-05-15T12:00:00Z",
+    "task_duration_ms": 120000,
+    "task_type": "implementation",
+    "complexity": "medium",
+    "harness": "claude_code",
+    "model": "claude-sonnet-4",
+    "provider": "anthropic",
+    "estimated_input_tokens": 1000,
+    "estimated_output_tokens": 200,
+    "actual_input_tokens": 1100,
+    "actual_output_tokens": 250,
+    "estimated_cost_usd_micros": 4000,
+    "actual_cost_usd_micros": 4500,
+    "quality_gate_passed": True,
+    "quality_gates_run": [],
+    "quality_gates_failed": [],
+    "context_compactions": 0,
+    "context_rotations": 0,
+    "context_utilization_final": 0.5,
+    "outcome": "success",
+    "retry_count": 0,
+}
 
 
 def _env() -> dict[str, str]:
@@ -224,4 +250,51 @@ def test_exit_with_the_server_down_takes_under_100_ms_with_a_spool(tmp_path: Pat
         dropped=0,
         retries=0,
         seconds=round(median_s, 3),
+    )
+
+
+def test_a_burst_of_50000_with_a_spool_delivers_every_event(tmp_path: Path) -> None:
+    """The spec's max_queue_size of 1,000: without a spool ~2,000 arrive, with one all."""
+    db = tmp_path / "collector.db"
+    with Collector(API_KEY, db_path=str(db)) as collector:
+        config = TelemetryConfig(
+            server_url=collector.url,
+            api_key=API_KEY,
+            instance_id=INSTANCE_ID,
+            spool_dir=str(tmp_path / "spool"),
+            max_queue_size=1000,
+            submit_interval_seconds=300.0,
+        )
+        client = TelemetryClient(config)
+        client.start()
+        events = [
+            TaskCompletionEvent.from_dict(
+                {**SAMPLE, "event_id": f"00000000-0000-4000-8000-{n:012d}"}
+            )
+            for n in range(1, 50_001)
+        ]
+        started = time.monotonic()
+        for event in events:
+            client.track(event)
+        burst_s = time.monotonic() - started
+        assert client.flush(120.0)
+        client.stop()
+        delivered_s = time.monotonic() - started
+        stats = client.stats
+        assert collector.event_count == 50_000
+    assert stats.sent == 50_000 and stats.dropped_queue_full == 0, stats
+    assert stats.tracked + stats.replayed == stats.sent + stats.spooled
+    print(
+        f"\n50,000 tracked in {burst_s:.1f} s, all delivered in {delivered_s:.1f} s "
+        f"({stats.spooled} spilled and read back)"
+    )
+    report_row(
+        "client spool: burst of 50,000 track() with max_queue_size=1000",
+        f"python -m pytest -m reliability {HERE}",
+        tracked=stats.tracked,
+        delivered=stats.sent,
+        rejected=stats.rejected,
+        dropped=stats.dropped_queue_full + stats.dropped_shutdown + stats.dropped_errors,
+        retries=stats.retries,
+        seconds=round(delivered_s, 2),
     )
