@@ -60,7 +60,7 @@ def _client(url: str, spool_dir: Path, **extra: object) -> TelemetryClient:
 
 def encode_run(start: int) -> float:
     """CPU µs per event of ``encode_event`` alone: what every send costs anyway."""
-    from mosaic_telemetry._encode import encode_event  # noqa: PLC0415
+    from mosaic_telemetry._encode import encode_event
 
     events = make_events(1000, start=start)
     began = time.thread_time()
@@ -74,7 +74,7 @@ def write_ahead_run(start: int) -> tuple[float, float]:
     home = Path(tempfile.mkdtemp(prefix="bench-client-spool-"))
     try:
         client = _client(_dead_url(), home / "spool")
-        journal = client._core.background.journal  # noqa: SLF001  # the spool thread's pass
+        journal = client._core.background.journal  # the spool thread's pass
         assert journal is not None
         events = make_events(1000, start=start)
         cpu_s = 0.0
@@ -102,7 +102,7 @@ def replay_run(count: int, start: int) -> tuple[float, float]:
         writer.persist()
         writer.stop(timeout=0)
         reader = _client(_dead_url(), spool_dir, max_queue_size=count)
-        journal = reader._core.background.journal  # noqa: SLF001
+        journal = reader._core.background.journal
         assert journal is not None
         began = time.thread_time()
         read_back = 0

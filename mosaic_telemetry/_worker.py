@@ -254,7 +254,8 @@ class Background:
                 if exiting:  # one attempt, no retries: the process is going away
                     self._requester.no_retries()
             try:
-                self.flush(deadline, parallel=not exiting and self._pool is not None)
+                if journal is None or not deadline.expired():  # stop(0) with a spool: done
+                    self.flush(deadline, parallel=not exiting and self._pool is not None)
             except Exception:
                 logger.exception("telemetry final flush failed")
             finally:

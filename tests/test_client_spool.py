@@ -309,3 +309,33 @@ def test_a_forked_child_never_writes_into_the_parents_segment(tmp_path: Path) ->
     assert f"-{pid}-" in child_segment.name
     assert str(child_event.event_id) in child_segment.read_text(encoding="utf-8")
     client.stop(timeout=0)
+
+
+def test_the_clients_own_log_records_never_reach_the_spool(tmp_path: Path) -> None:
+    """A host handler that turns each of our records into an event: refused, never spooled."""
+    import logging
+
+    client = spool_client(dead_url(), tmp_path / "spool")
+
+    class Echo(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            client.track(make_event(model="from-a-log-record"))
+
+    handler = Echo()
+    package = logging.getLogger("mosaic_telemetry")
+    package.addHandler(handler)
+    try:
+        client.track("not an event")  # type: ignore[arg-type]  # logs a WARNING
+        client.track(make_event())
+        assert client.persist() == 1
+    finally:
+        package.removeHandler(handler)
+        client.stop(timeout=0)
+    assert client.stats.dropped_feedback == 1
+    records = [
+        json.loads(line)
+        for segment in (tmp_path / "spool").glob("seg-*.jsonl")
+        for line in segment.read_text(encoding="utf-8").splitlines()
+    ]
+    assert [r["model"] for r in records] == ["test-model"]
+    assert_balanced(client.stats)
