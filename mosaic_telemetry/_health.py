@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Health"]
 
-logger = LazyLogger("mosaic_telemetry.delivery")
+logger = LazyLogger(__name__.rpartition(".")[0] + ".delivery")
 
 _MAX_CAUSES = 256
 

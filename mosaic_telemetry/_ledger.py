@@ -134,8 +134,9 @@ class Ledger(SpillSide):
         """Record the events ``indices`` of ``ticket`` as done, ``outcome`` counting them.
 
         ``outcome`` maps counters (``sent``, ``rejected``, ``dropped_errors``,
-        ``dropped_invalid``) to how many of these events each one gets, plus
-        ``batches``. A ticket that was abandoned meanwhile records nothing.
+        ``dropped_invalid``, ``dropped_before_send``, ``before_send_errors``) to how
+        many of these events each one gets, plus ``batches``. A ticket that was
+        abandoned meanwhile records nothing.
         """
         chosen = list(indices)
 
@@ -328,6 +329,7 @@ _COUNTERS = (
     "dropped_shutdown",
     "dropped_invalid",
     "dropped_feedback",
+    "dropped_before_send",
     "unconfirmed",
     "spooled",
     "replayed",
@@ -335,4 +337,5 @@ _COUNTERS = (
     "retries",
     "batches",
     "invalid_responses",
+    "before_send_errors",
 )

@@ -32,6 +32,7 @@ class Process:
         sleep: Callable[[float], None] | None,
     ) -> None:
         from ._health import Health  # noqa: PLC0415  # first client only: import stays cheap
+        from ._hooks import Hooks  # noqa: PLC0415
         from ._request import Requester  # noqa: PLC0415
         from ._sender import Sender  # noqa: PLC0415
         from ._worker import Background  # noqa: PLC0415
@@ -48,7 +49,10 @@ class Process:
             max_retries=settings.max_retries,
             request_timeout_s=settings.request_timeout_s,
         )
-        sender = Sender(self.requester, ledger, self.health, dry_run=bool(config.dry_run))
+        hooks = Hooks(config, ledger, self.health)
+        sender = Sender(
+            self.requester, ledger, self.health, dry_run=bool(config.dry_run), hooks=hooks
+        )
         journal = None
         if config.spool_dir and isinstance(config.spool_dir, str):
             from ._journal import Journal  # noqa: PLC0415  # only with a spool

@@ -5,7 +5,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
-from ._http import HttpResult, Verdict, classify_status, error_message, parse_retry_after
+from ._http import (
+    HttpResult,
+    Verdict,
+    classify_status,
+    error_message,
+    parse_retry_after,
+    safe_url,
+)
 from ._log import DEBUG, LazyLogger
 from ._retry import retry_delay
 from .transport import Transport, TransportError
@@ -23,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Attempt", "Requester", "server_says"]
 
-logger = LazyLogger("mosaic_telemetry.delivery")
+logger = LazyLogger(__name__.rpartition(".")[0] + ".delivery")
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,9 @@ class Requester:
         self._max_retries = max_retries
         self._request_timeout_s = request_timeout_s
         self._transport: Transport | None = None
+        # For the DEBUG line of each request: where it went (no password), how it was sent.
+        self._base_url = safe_url(config.server_url)[:200]
+        self._encoding = ", gzipped" if config.gzip else ""
         key = config.api_key
         self._secret = (
             key.encode("utf-8", "replace") if isinstance(key, str) and len(key) >= 4 else None
@@ -205,10 +215,12 @@ class Requester:
         """DEBUG: one line per request (endpoint, payload, bytes, outcome, time)."""
         if logger.enabled_for(DEBUG):
             logger.debug(
-                "POST %s: %s, %d bytes -> %s in %.1f ms",
+                "POST %s%s: %s, %d bytes of JSON%s -> %s in %.1f ms",
+                self._base_url,
                 path,
                 what,
                 len(body),
+                self._encoding,
                 self._health.clean(outcome, limit=200),
                 (time.monotonic() - started) * 1000,
             )

@@ -20,13 +20,14 @@ if TYPE_CHECKING:
 
     from ._deadline import Deadline
     from ._health import Health
+    from ._hooks import Hooks
     from ._ledger import Ledger, Ticket
     from ._request import Requester
 
 
 __all__ = ["Sender"]
 
-logger = LazyLogger("mosaic_telemetry.delivery")
+logger = LazyLogger(__name__.rpartition(".")[0] + ".delivery")
 
 # A 5xx the server keeps giving one batch while it takes others may be the batch's
 # fault: split it to find the event. 503 (and any Retry-After) says "come back later".
@@ -39,12 +40,19 @@ class Sender:
     """Sends the batches of tickets by the protocol's status policy."""
 
     def __init__(
-        self, requester: Requester, ledger: Ledger, health: Health, *, dry_run: bool
+        self,
+        requester: Requester,
+        ledger: Ledger,
+        health: Health,
+        *,
+        dry_run: bool,
+        hooks: Hooks | None = None,
     ) -> None:
         self._requester = requester
         self._ledger = ledger
         self._health = health
         self._dry_run = dry_run
+        self._hooks = hooks
         self.max_retries = requester.max_retries
 
     def deliver(
@@ -52,18 +60,27 @@ class Sender:
     ) -> list[int]:
         """Send the open events of ``ticket``; settle what ends here, return what goes back."""
         indices = sorted(ticket.open)
+        hooks = self._hooks
+        if hooks is None:
+            events = {index: ticket.events[index] for index in indices}
+        else:  # before_send, event by event (what it drops is settled there)
+            events, back = hooks.apply(ticket, indices, deadline, interrupt)
+            if back:
+                return back
         encoded: dict[int, bytes] = {}
-        for index in indices:
-            event = ticket.events[index]
+        for index, event in events.items():
             try:
                 encoded[index] = encode_event(event)
             except Exception as exc:  # this event alone: the others still go
+                problem = unwritable_field(event, exc)
+                if hooks is not None and event is not ticket.events[index]:
+                    hooks.returned_invalid(ticket, index, problem)
+                    continue
                 self._ledger.settle(ticket, [index], dropped_invalid=1)
                 self._health.note(
                     f"telemetry dropped event {_event_id(event)}, which can't be written as "
-                    f"JSON: {unwritable_field(event, exc)}"
+                    f"JSON: {problem}"
                 )
-        # A per-event hook (redact or drop before sending) belongs here, event by event.
         ready = [i for i in indices if i in encoded]
         if not ready:
             return []
@@ -73,6 +90,8 @@ class Sender:
                 len(ready),
                 _event_id(ticket.events[ready[0]]),
             )
+            if hooks is not None:
+                hooks.dry_run([events[i] for i in ready], [encoded[i] for i in ready])
             self._ledger.settle(ticket, ready, sent=len(ready), batches=1)
             return []
         job = _Job(self, ticket, encoded, deadline, interrupt)

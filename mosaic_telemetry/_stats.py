@@ -16,10 +16,10 @@ class ClientStats:
     enabled client, or an event read back from the spool) ends in exactly one
     place, so ``tracked + replayed == sent + rejected + dropped_queue_full
     + dropped_errors + dropped_shutdown + dropped_invalid + dropped_feedback
-    + unconfirmed + spooled + queued + in_flight`` holds at every snapshot taken
-    while no ``track()`` call is running. (Without a spool, ``replayed`` and
-    ``spooled`` are 0.) ``spool_bytes``, ``spool_evicted`` and ``spool_corrupt``
-    count records on disk, outside that sum.
+    + dropped_before_send + unconfirmed + spooled + queued + in_flight`` holds at
+    every snapshot taken while no ``track()`` call is running. (Without a spool,
+    ``replayed`` and ``spooled`` are 0.) ``spool_bytes``, ``spool_evicted`` and
+    ``spool_corrupt`` count records on disk, outside that sum.
     """
 
     tracked: int = 0
@@ -37,11 +37,15 @@ class ClientStats:
     """Events never sent because ``stop()`` (or the exit flush) ran out of time, and
     events tracked after the exit flush."""
     dropped_invalid: int = 0
-    """``track()`` arguments that were not a ``TaskCompletionEvent``, and events that
-    could not be written as JSON (for example changed after ``track()``)."""
+    """``track()`` arguments that were neither a ``TaskCompletionEvent`` nor an
+    ``EventBuilder`` that builds one, and events that could not be written as JSON
+    (for example changed after ``track()``)."""
     dropped_feedback: int = 0
     """Events tracked from inside the client's own log records (a host log handler
     that calls ``track()``), refused so that logging can't feed on itself."""
+    dropped_before_send: int = 0
+    """Events ``before_send`` dropped: it returned None, or failed on them (see
+    ``before_send_errors``). Never sent."""
     unconfirmed: int = 0
     """Events whose request went out but whose answer did not come before the
     deadline of ``stop()``/the exit flush: the server may have stored them."""
@@ -68,6 +72,9 @@ class ClientStats:
     """Event batches that got a 2xx response (or were logged in dry run)."""
     invalid_responses: int = 0
     """2xx responses whose body could not be read as the protocol's JSON."""
+    before_send_errors: int = 0
+    """Of ``dropped_before_send``, the events ``before_send`` failed on: it raised, or
+    returned something else than a valid event with the same ``event_id``."""
     queued: int = 0
     """Events waiting in the queue."""
     in_flight: int = 0

@@ -7,14 +7,16 @@ import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
 
-from . import _fork
+from . import _fork, _unsent
 from ._deadline import MAX_WAIT_S, Deadline
 from ._http import safe_url
+from ._intake import Intake
 from ._ledger import FEEDBACK, INVALID
 from ._log import LazyLogger, emitting
 from ._process import Process
 from ._settings import Settings
 from ._stats import ClientStats
+from .builder import EventBuilder
 from .cache import PredictionCache
 from .models import PredictionQuery, PredictionResponse, TaskCompletionEvent
 
@@ -62,8 +64,10 @@ class TelemetryClient:
         self._cache = PredictionCache(settings.cache_ttl_s, clock=clock)
         self._fork_claims: dict[int, int] = {}
         self._core = Process(config, settings, clock, sleep)
+        self._intake = Intake()
         if self._enabled:
             _fork.watch(self)
+            _unsent.watch(self)
 
     def _process(self) -> Process:
         """This process's state; a fresh one after a fork the at-fork hook missed."""
@@ -127,13 +131,28 @@ class TelemetryClient:
 
     # -- hot path ---------------------------------------------------------------
 
-    def track(self, event: TaskCompletionEvent) -> None:
+    def event(self) -> EventBuilder:
+        """A new :class:`EventBuilder` for this client's ``instance_id``. Never raises.
+
+        Hand it to :meth:`track` unbuilt: a builder that can't build (no
+        ``instance_id`` configured, a value out of range) is then dropped, counted
+        and logged, never raised.
+        """
+        try:
+            return EventBuilder(self._config.instance_id)
+        except Exception:  # an instance_id no builder takes: build() reports it
+            return EventBuilder("")
+
+    def track(self, event: TaskCompletionEvent | EventBuilder) -> None:
         """Queue ``event`` for sending. Never blocks, never raises, does no I/O.
 
+        ``event`` is a :class:`TaskCompletionEvent`, or an :class:`EventBuilder`
+        that is built here: one that can't build is dropped, logged once per kind
+        of mistake (field, value, rule) and counted in ``stats.dropped_invalid``.
         Safe from any thread, signal handler, finalizer or logging handler. Disabled:
-        the event is dropped silently. Queue full: the oldest event is evicted
-        (``stats.dropped_queue_full``). Not an event: logged and counted in
-        ``stats.dropped_invalid``.
+        the event is dropped silently (a builder is not even built). Queue full: the
+        oldest event is evicted (``stats.dropped_queue_full``). Neither an event nor
+        a builder: logged and counted in ``stats.dropped_invalid``.
         """
         try:
             if not self._enabled:
@@ -147,10 +166,16 @@ class TelemetryClient:
                 ledger.put_marker(FEEDBACK)
                 return
             given: object = event  # the annotation is a promise callers may break
+            if not isinstance(given, TaskCompletionEvent) and isinstance(given, EventBuilder):
+                given = self._intake.build(given)  # logs why when it can't
+                if given is None:
+                    ledger.put_marker(INVALID)
+                    return
             if not isinstance(given, TaskCompletionEvent):
                 ledger.put_marker(INVALID)
                 logger.warning(
-                    "telemetry track() needs a TaskCompletionEvent, got %s; dropped",
+                    "telemetry track() needs a TaskCompletionEvent or an EventBuilder, "
+                    "got %s; dropped",
                     type(given).__name__,
                 )
                 return

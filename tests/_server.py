@@ -444,6 +444,7 @@ def assert_balanced(stats: ClientStats) -> None:
         + stats.dropped_shutdown
         + stats.dropped_invalid
         + stats.dropped_feedback
+        + stats.dropped_before_send
         + stats.unconfirmed
         + stats.spooled
         + stats.queued

@@ -79,8 +79,11 @@ def test_stored_events_hold_no_text_of_the_input(
     for fmt, name, _ in ALL_FIXTURES:
         assert ingest(fmt, str(FIXTURES / name), *send_flags(collector)) == 0
     collector.stop()
-    with sqlite3.connect(tmp_path / "events.sqlite3") as db:
+    db = sqlite3.connect(tmp_path / "events.sqlite3")
+    try:
         dump = "\n".join(db.iterdump())
+    finally:
+        db.close()
     assert dump.count("INSERT") >= 20
     assert "SECRET" not in dump
     out, err = capsys.readouterr()

@@ -429,8 +429,17 @@ def test_every_fastapi_example_is_run_against_the_stand_in() -> None:
 
 @pytest.mark.parametrize(
     "settings",
-    [{}, {"MOSAIC_TELEMETRY_ENABLED": "false"}, {"MOSAIC_TELEMETRY_ENABLED": "on"}],
-    ids=["unconfigured", "disabled", "unknown-switch"],
+    [
+        {},
+        {"MOSAIC_TELEMETRY_ENABLED": "false"},
+        {"MOSAIC_TELEMETRY_ENABLED": "on"},
+        {
+            "MOSAIC_TELEMETRY_SERVER_URL": "ftp://telemetry.example.com/v1",
+            "MOSAIC_TELEMETRY_API_KEY": "not-a-key\n",
+            "MOSAIC_TELEMETRY_INSTANCE_ID": "my-laptop",
+        },
+    ],
+    ids=["unconfigured", "disabled", "unknown-switch", "misconfigured"],
 )
 @pytest.mark.parametrize("block", FASTAPI_BLOCKS, ids=[b.label for b in FASTAPI_BLOCKS])
 def test_a_fastapi_example_answers_the_same_when_telemetry_is_unconfigured(

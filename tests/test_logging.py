@@ -63,7 +63,8 @@ def test_debug_has_one_line_per_request(
     assert client.flush() is True
     lines = [m for m in records(caplog, logging.DEBUG) if m.startswith("POST ")]
     assert len(lines) == 2
-    pattern = rf"POST {EVENTS_PATH}: 3 event\(s\), \d+ bytes -> HTTP (503|202) in \d+\.\d ms"
+    url = re.escape(server.url + EVENTS_PATH)
+    pattern = rf"POST {url}: 3 event\(s\), \d+ bytes of JSON -> HTTP (503|202) in \d+\.\d ms"
     assert all(re.fullmatch(pattern, line) for line in lines), lines
     assert [line.split("-> ")[1].split(" ")[1] for line in lines] == ["503", "202"]
 

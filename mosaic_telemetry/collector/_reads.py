@@ -149,10 +149,17 @@ def open_readonly(path: str) -> sqlite3.Connection:
         raise StoreError(f"no event store at {path!r} (give the file that serve --db wrote)")
     try:
         conn = sqlite3.connect(f"file:{quote(os.path.abspath(path))}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read event store {path!r}: {exc}") from None
+    try:
         conn.execute("PRAGMA query_only = ON")
         (version,) = conn.execute("PRAGMA user_version").fetchone()
     except sqlite3.Error as exc:
+        conn.close()  # a file that is not a database: closed here, not by the collector
         raise StoreError(f"cannot read event store {path!r}: {exc}") from None
+    except BaseException:
+        conn.close()
+        raise
     if version != SCHEMA_VERSION:
         conn.close()
         if version < SCHEMA_VERSION:
