@@ -98,6 +98,10 @@ class Requester:
         """How often a request is sent again after a transient failure."""
         return self._max_retries
 
+    def no_retries(self) -> None:
+        """From now on each request is tried once (the exit flush of a client with a spool)."""
+        self._max_retries = 0
+
     @property
     def transport(self) -> Transport:
         """The transport, made on first use.
