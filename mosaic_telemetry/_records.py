@@ -5,8 +5,8 @@
 # mypy: ignore-errors
 """Factories of the methods of the package's record classes (generated)."""
 
-def _factory_0(_set, _d_tracked, _d_sent, _d_rejected, _d_dropped_queue_full, _d_dropped_errors, _d_dropped_shutdown, _d_dropped_invalid, _d_dropped_feedback, _d_dropped_before_send, _d_unconfirmed, _d_retries, _d_batches, _d_invalid_responses, _d_before_send_errors, _d_queued, _d_in_flight, _d_last_error, _d_last_success_at):
-    def __init__(self, tracked=_d_tracked, sent=_d_sent, rejected=_d_rejected, dropped_queue_full=_d_dropped_queue_full, dropped_errors=_d_dropped_errors, dropped_shutdown=_d_dropped_shutdown, dropped_invalid=_d_dropped_invalid, dropped_feedback=_d_dropped_feedback, dropped_before_send=_d_dropped_before_send, unconfirmed=_d_unconfirmed, retries=_d_retries, batches=_d_batches, invalid_responses=_d_invalid_responses, before_send_errors=_d_before_send_errors, queued=_d_queued, in_flight=_d_in_flight, last_error=_d_last_error, last_success_at=_d_last_success_at):
+def _factory_0(_set, _d_tracked, _d_sent, _d_rejected, _d_dropped_queue_full, _d_dropped_errors, _d_dropped_shutdown, _d_dropped_invalid, _d_dropped_feedback, _d_dropped_before_send, _d_unconfirmed, _d_spooled, _d_replayed, _d_spool_bytes, _d_spool_evicted, _d_spool_corrupt, _d_spool_errors, _d_retries, _d_batches, _d_invalid_responses, _d_before_send_errors, _d_queued, _d_in_flight, _d_last_error, _d_last_success_at):
+    def __init__(self, tracked=_d_tracked, sent=_d_sent, rejected=_d_rejected, dropped_queue_full=_d_dropped_queue_full, dropped_errors=_d_dropped_errors, dropped_shutdown=_d_dropped_shutdown, dropped_invalid=_d_dropped_invalid, dropped_feedback=_d_dropped_feedback, dropped_before_send=_d_dropped_before_send, unconfirmed=_d_unconfirmed, spooled=_d_spooled, replayed=_d_replayed, spool_bytes=_d_spool_bytes, spool_evicted=_d_spool_evicted, spool_corrupt=_d_spool_corrupt, spool_errors=_d_spool_errors, retries=_d_retries, batches=_d_batches, invalid_responses=_d_invalid_responses, before_send_errors=_d_before_send_errors, queued=_d_queued, in_flight=_d_in_flight, last_error=_d_last_error, last_success_at=_d_last_success_at):
         _set(self, 'tracked', tracked)
         _set(self, 'sent', sent)
         _set(self, 'rejected', rejected)
@@ -17,6 +17,12 @@ def _factory_0(_set, _d_tracked, _d_sent, _d_rejected, _d_dropped_queue_full, _d
         _set(self, 'dropped_feedback', dropped_feedback)
         _set(self, 'dropped_before_send', dropped_before_send)
         _set(self, 'unconfirmed', unconfirmed)
+        _set(self, 'spooled', spooled)
+        _set(self, 'replayed', replayed)
+        _set(self, 'spool_bytes', spool_bytes)
+        _set(self, 'spool_evicted', spool_evicted)
+        _set(self, 'spool_corrupt', spool_corrupt)
+        _set(self, 'spool_errors', spool_errors)
         _set(self, 'retries', retries)
         _set(self, 'batches', batches)
         _set(self, 'invalid_responses', invalid_responses)
@@ -26,13 +32,13 @@ def _factory_0(_set, _d_tracked, _d_sent, _d_rejected, _d_dropped_queue_full, _d
         _set(self, 'last_error', last_error)
         _set(self, 'last_success_at', last_success_at)
     def __repr__(self):
-        return f'{type(self).__qualname__}(tracked={self.tracked!r}, sent={self.sent!r}, rejected={self.rejected!r}, dropped_queue_full={self.dropped_queue_full!r}, dropped_errors={self.dropped_errors!r}, dropped_shutdown={self.dropped_shutdown!r}, dropped_invalid={self.dropped_invalid!r}, dropped_feedback={self.dropped_feedback!r}, dropped_before_send={self.dropped_before_send!r}, unconfirmed={self.unconfirmed!r}, retries={self.retries!r}, batches={self.batches!r}, invalid_responses={self.invalid_responses!r}, before_send_errors={self.before_send_errors!r}, queued={self.queued!r}, in_flight={self.in_flight!r}, last_error={self.last_error!r}, last_success_at={self.last_success_at!r})'
+        return f'{type(self).__qualname__}(tracked={self.tracked!r}, sent={self.sent!r}, rejected={self.rejected!r}, dropped_queue_full={self.dropped_queue_full!r}, dropped_errors={self.dropped_errors!r}, dropped_shutdown={self.dropped_shutdown!r}, dropped_invalid={self.dropped_invalid!r}, dropped_feedback={self.dropped_feedback!r}, dropped_before_send={self.dropped_before_send!r}, unconfirmed={self.unconfirmed!r}, spooled={self.spooled!r}, replayed={self.replayed!r}, spool_bytes={self.spool_bytes!r}, spool_evicted={self.spool_evicted!r}, spool_corrupt={self.spool_corrupt!r}, spool_errors={self.spool_errors!r}, retries={self.retries!r}, batches={self.batches!r}, invalid_responses={self.invalid_responses!r}, before_send_errors={self.before_send_errors!r}, queued={self.queued!r}, in_flight={self.in_flight!r}, last_error={self.last_error!r}, last_success_at={self.last_success_at!r})'
     def __eq__(self, other):
         if other.__class__ is self.__class__:
-            return (self.tracked, self.sent, self.rejected, self.dropped_queue_full, self.dropped_errors, self.dropped_shutdown, self.dropped_invalid, self.dropped_feedback, self.dropped_before_send, self.unconfirmed, self.retries, self.batches, self.invalid_responses, self.before_send_errors, self.queued, self.in_flight, self.last_error, self.last_success_at,) == (other.tracked, other.sent, other.rejected, other.dropped_queue_full, other.dropped_errors, other.dropped_shutdown, other.dropped_invalid, other.dropped_feedback, other.dropped_before_send, other.unconfirmed, other.retries, other.batches, other.invalid_responses, other.before_send_errors, other.queued, other.in_flight, other.last_error, other.last_success_at,)
+            return (self.tracked, self.sent, self.rejected, self.dropped_queue_full, self.dropped_errors, self.dropped_shutdown, self.dropped_invalid, self.dropped_feedback, self.dropped_before_send, self.unconfirmed, self.spooled, self.replayed, self.spool_bytes, self.spool_evicted, self.spool_corrupt, self.spool_errors, self.retries, self.batches, self.invalid_responses, self.before_send_errors, self.queued, self.in_flight, self.last_error, self.last_success_at,) == (other.tracked, other.sent, other.rejected, other.dropped_queue_full, other.dropped_errors, other.dropped_shutdown, other.dropped_invalid, other.dropped_feedback, other.dropped_before_send, other.unconfirmed, other.spooled, other.replayed, other.spool_bytes, other.spool_evicted, other.spool_corrupt, other.spool_errors, other.retries, other.batches, other.invalid_responses, other.before_send_errors, other.queued, other.in_flight, other.last_error, other.last_success_at,)
         return NotImplemented
     def _hash(self):
-        return hash((self.tracked, self.sent, self.rejected, self.dropped_queue_full, self.dropped_errors, self.dropped_shutdown, self.dropped_invalid, self.dropped_feedback, self.dropped_before_send, self.unconfirmed, self.retries, self.batches, self.invalid_responses, self.before_send_errors, self.queued, self.in_flight, self.last_error, self.last_success_at,))
+        return hash((self.tracked, self.sent, self.rejected, self.dropped_queue_full, self.dropped_errors, self.dropped_shutdown, self.dropped_invalid, self.dropped_feedback, self.dropped_before_send, self.unconfirmed, self.spooled, self.replayed, self.spool_bytes, self.spool_evicted, self.spool_corrupt, self.spool_errors, self.retries, self.batches, self.invalid_responses, self.before_send_errors, self.queued, self.in_flight, self.last_error, self.last_success_at,))
     return __init__, __repr__, __eq__, _hash
 
 def _factory_1(_set):
@@ -119,7 +125,7 @@ def _factory_4(_set, _d_stopped):
     return __init__, __repr__, __eq__, _hash
 
 FACTORIES = {
-    'ClientStats(tracked=_d_tracked, sent=_d_sent, rejected=_d_rejected, dropped_queue_full=_d_dropped_queue_full, dropped_errors=_d_dropped_errors, dropped_shutdown=_d_dropped_shutdown, dropped_invalid=_d_dropped_invalid, dropped_feedback=_d_dropped_feedback, dropped_before_send=_d_dropped_before_send, unconfirmed=_d_unconfirmed, retries=_d_retries, batches=_d_batches, invalid_responses=_d_invalid_responses, before_send_errors=_d_before_send_errors, queued=_d_queued, in_flight=_d_in_flight, last_error=_d_last_error, last_success_at=_d_last_success_at) frozen=True post_init=False': _factory_0,
+    'ClientStats(tracked=_d_tracked, sent=_d_sent, rejected=_d_rejected, dropped_queue_full=_d_dropped_queue_full, dropped_errors=_d_dropped_errors, dropped_shutdown=_d_dropped_shutdown, dropped_invalid=_d_dropped_invalid, dropped_feedback=_d_dropped_feedback, dropped_before_send=_d_dropped_before_send, unconfirmed=_d_unconfirmed, spooled=_d_spooled, replayed=_d_replayed, spool_bytes=_d_spool_bytes, spool_evicted=_d_spool_evicted, spool_corrupt=_d_spool_corrupt, spool_errors=_d_spool_errors, retries=_d_retries, batches=_d_batches, invalid_responses=_d_invalid_responses, before_send_errors=_d_before_send_errors, queued=_d_queued, in_flight=_d_in_flight, last_error=_d_last_error, last_success_at=_d_last_success_at) frozen=True post_init=False': _factory_0,
     'Settings(batch_size, max_queue, interval_s, shutdown_s, request_timeout_s, max_retries, cache_ttl_s) frozen=True post_init=False': _factory_1,
     'HttpResult(status, body, retry_after=_d_retry_after, truncated=_d_truncated) frozen=True post_init=False': _factory_2,
     'TelemetryConfig(server_url=_d_server_url, api_key=_d_api_key, instance_id=_d_instance_id, enabled=_d_enabled, submit_interval_seconds=_d_submit_interval_seconds, max_queue_size=_d_max_queue_size, batch_size=_d_batch_size, request_timeout_seconds=_d_request_timeout_seconds, prediction_cache_ttl_seconds=_d_prediction_cache_ttl_seconds, dry_run=_d_dry_run, max_retries=_d_max_retries, user_agent=_d_user_agent, shutdown_timeout_seconds=_d_shutdown_timeout_seconds, ca_file=_d_ca_file, gzip=_d_gzip, spool_dir=_d_spool_dir, spool_max_bytes=_d_spool_max_bytes, before_send=_d_before_send, dry_run_callback=_d_dry_run_callback) frozen=False post_init=True': _factory_3,
