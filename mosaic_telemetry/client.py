@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 
 from . import _fork, _unsent
-from ._deadline import Deadline
 from ._http import safe_url
 from ._intake import Intake
 from ._log import LazyLogger
@@ -53,7 +52,6 @@ class TelemetryClient:
         self._config = config
         self._enabled = bool(config.enabled)
         self._clock = clock
-        self._sleep = sleep
         if self._enabled:
             for problem in config.validate():
                 logger.warning("telemetry config: %s", problem)
@@ -272,16 +270,9 @@ class TelemetryClient:
             wanted = [q for q in queries if isinstance(q, PredictionQuery)]
             if not wanted:
                 return
-            from ._predictions import fetch_predictions  # noqa: PLC0415  # first use only
+            from ._predictions import refresh_cache  # noqa: PLC0415  # first use only
 
-            settings = self._settings
-            deadline = Deadline.after(
-                settings.request_timeout_s * (settings.max_retries + 1), self._clock
-            )
-            core = self._process()
-            found = fetch_predictions(core.requester, core.ledger, core.health, wanted, deadline)
-            for query, response in found:
-                self._cache.put(query, response)
+            refresh_cache(self._slot, self._cache, wanted, self._settings, self._clock)
         except Exception:
             logger.exception("telemetry prediction refresh failed")
 
