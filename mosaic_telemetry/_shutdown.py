@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["abandon_rest", "register_exit"]
 
+# The records keep the logger they had before the split: hosts may filter on its name.
 logger = LazyLogger(__name__.rpartition(".")[0] + "._worker")
 
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Spooling"]
 
+# The records keep the logger they had before the split: hosts may filter on its name.
 logger = LazyLogger(__name__.rpartition(".")[0] + "._worker")
 
 
