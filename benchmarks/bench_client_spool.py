@@ -74,8 +74,9 @@ def write_ahead_run(start: int) -> tuple[float, float]:
     home = Path(tempfile.mkdtemp(prefix="bench-client-spool-"))
     try:
         client = _client(_dead_url(), home / "spool")
-        journal = client._core.background.journal  # the spool thread's pass
-        assert journal is not None
+        spooling = client._slot.core.background.spooling
+        assert spooling is not None
+        journal = spooling.journal  # the spool thread's pass
         events = make_events(1000, start=start)
         cpu_s = 0.0
         for index in range(0, 1000, 100):
@@ -102,8 +103,9 @@ def replay_run(count: int, start: int) -> tuple[float, float]:
         writer.persist()
         writer.stop(timeout=0)
         reader = _client(_dead_url(), spool_dir, max_queue_size=count)
-        journal = reader._core.background.journal
-        assert journal is not None
+        spooling = reader._slot.core.background.spooling
+        assert spooling is not None
+        journal = spooling.journal
         began = time.thread_time()
         read_back = 0
         while True:

@@ -4,7 +4,8 @@ A client keeps what belongs to one process (queue, counters, threads, sockets)
 apart from its settings. After ``os.fork()`` the hook gives each client in the
 child a fresh copy of that state; a fork the hook never sees (a C-level
 ``fork()``, as uWSGI does) is caught by comparing :func:`getpid` with the pid
-the state was made in, on every ``track()``/``flush()``/``stats``.
+the state was made in, on every ``track()``/``flush()``/``stats``. The switch
+itself (a fresh ``Process`` for one client) is ``_process.py``'s ``ProcessSlot``.
 """
 
 from __future__ import annotations

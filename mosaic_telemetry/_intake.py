@@ -1,6 +1,6 @@
-"""What ``track()`` makes of an ``EventBuilder``: its event, or None and one WARNING per mistake.
+"""What ``track()`` makes of what it is given: the event to queue, or None, counted and told.
 
-The builder is built inside ``track()``'s never-raise boundary, on the caller's
+An ``EventBuilder`` is built inside ``track()``'s never-raise boundary, on the caller's
 thread. A builder that can't build (no ``instance_id`` configured, a value out of
 range) is counted by the caller in ``dropped_invalid``; each kind of mistake
 (the failing fields and rules, whatever the values) is logged at WARNING once
@@ -9,13 +9,17 @@ per client, with the field, the value and the rule, then at DEBUG.
 
 from __future__ import annotations
 
-from ._log import LazyLogger
+import threading
+
+from ._ledger import FEEDBACK, INVALID
+from ._log import LazyLogger, emitting
+from .builder import EventBuilder
 from .errors import ValidationError
+from .models import TaskCompletionEvent
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
 if TYPE_CHECKING:
-    from .builder import EventBuilder
-    from .models import TaskCompletionEvent
+    from ._ledger import Ledger
 
 
 __all__ = ["Intake"]
@@ -34,6 +38,26 @@ class Intake:
     def __init__(self) -> None:
         # No lock: track() must never wait. Two threads may both tell of a new kind.
         self._told: set[object] = set()
+
+    def admit(self, given: object, ledger: Ledger) -> TaskCompletionEvent | None:
+        """The event to queue for ``given``, or None once the drop is counted in ``ledger``."""
+        if emitting and threading.get_ident() in emitting:  # a host log handler that
+            # turns one of our own records into an event: logging must not feed on itself
+            ledger.put_marker(FEEDBACK)
+            return None
+        if not isinstance(given, TaskCompletionEvent) and isinstance(given, EventBuilder):
+            given = self.build(given)  # logs why when it can't
+            if given is None:
+                ledger.put_marker(INVALID)
+                return None
+        if not isinstance(given, TaskCompletionEvent):
+            ledger.put_marker(INVALID)
+            logger.warning(
+                "telemetry track() needs a TaskCompletionEvent or an EventBuilder, got %s; dropped",
+                type(given).__name__,
+            )
+            return None
+        return given
 
     def build(self, builder: EventBuilder) -> TaskCompletionEvent | None:
         """``builder.build()``, or None after logging why it failed. Never raises."""

@@ -1,7 +1,8 @@
-"""Fetching predictions: ``POST /v1/predictions/batch`` in chunks of 50, read into models."""
+"""Fetching predictions: ``POST /v1/predictions/batch`` in chunks of 50, read into the cache."""
 
 from __future__ import annotations
 
+from ._deadline import Deadline
 from ._http import PREDICTIONS_PATH, Verdict, encode_json
 from ._request import server_says
 from .errors import TelemetryError
@@ -9,16 +10,34 @@ from .models import MAX_PREDICTION_QUERIES, PredictionResponse
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
-    from ._deadline import Deadline
     from ._health import Health
     from ._ledger import Ledger
+    from ._process import ProcessSlot
     from ._request import Requester
+    from ._settings import Settings
+    from .cache import PredictionCache
     from .models import PredictionQuery
 
 
-__all__ = ["fetch_predictions"]
+__all__ = ["fetch_predictions", "refresh_cache"]
+
+
+def refresh_cache(
+    slot: ProcessSlot,
+    cache: PredictionCache,
+    queries: Sequence[PredictionQuery],
+    settings: Settings,
+    clock: Callable[[], float],
+) -> None:
+    """Fetch ``queries`` into ``cache``, within the request timeout times the attempts."""
+    deadline = Deadline.after(settings.request_timeout_s * (settings.max_retries + 1), clock)
+    core = slot.get()
+    for query, response in fetch_predictions(
+        core.requester, core.ledger, core.health, queries, deadline
+    ):
+        cache.put(query, response)
 
 
 def fetch_predictions(

@@ -142,6 +142,39 @@ class SenderPool:
                 logger.exception("telemetry sender job failed")
 
 
+class LazyPool:
+    """The sender pool, made on first use (never two) and dropped by :meth:`close`."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._pool: SenderPool | None = None
+        # The worker and flush() callers make the pool at once: never two (the second
+        # one's threads would never be closed). Held for an assignment only.
+        self._lock = threading.Lock()
+
+    @property
+    def made(self) -> bool:
+        """Whether a pool was made since the last close."""
+        return self._pool is not None
+
+    def get(self) -> SenderPool:
+        """The pool (its threads start with the first parallel send)."""
+        pool = self._pool
+        if pool is None:
+            with self._lock:
+                pool = self._pool
+                if pool is None:
+                    pool = self._pool = SenderPool(self._size)
+        return pool
+
+    def close(self) -> None:
+        """Close the pool's threads once their jobs are done; the next get() makes a new one."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+
+
 async def in_thread(work: Callable[[], T], name: str) -> T:
     """Run blocking ``work`` on a helper thread and await its result without blocking the loop."""
     import asyncio  # noqa: PLC0415  # only for the async API

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from ._process import Process
 
     class _Client(Protocol):
-        _core: Process
+        core: Process
 
 
 __all__ = ["watch"]
@@ -50,13 +50,13 @@ def watch(client: _Client) -> None:
 def _at_exit() -> None:
     for client in list(_watched):
         try:
-            core = client._core
+            core = client.core
             if core.pid != _fork.getpid() or core.background.started:
                 continue  # a parent's state in a forked child; or the exit flush sends them
             unsent = core.ledger.size
-            journal = core.background.journal
-            if unsent and journal is not None:  # persisted ones wait in the spool: not lost
-                unsent -= sum(journal.has_record(e) for e in core.ledger.in_memory())
+            spooling = core.background.spooling
+            if unsent and spooling is not None:  # persisted ones wait in the spool: not lost
+                unsent -= sum(spooling.journal.has_record(e) for e in core.ledger.in_memory())
             if unsent > 0:
                 message = (
                     f"telemetry: {unsent} event(s) tracked but never sent: this client was "

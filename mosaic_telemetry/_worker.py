@@ -1,10 +1,11 @@
-"""Background: owns the worker thread, the asyncio task, the sender threads and their wake-ups.
+"""Background: owns the worker thread, the sender threads, their wake-ups, stop and exit flush.
 
 ``flush``/``stop``/the exit flush are sends (``_dispatch.py``) repeated until
 nothing is left or their deadline passes; at a stop's deadline whatever is still
 out is counted (``unconfirmed`` or ``dropped_shutdown``) and abandoned. With a
-spool, a second thread runs the journal's passes (``_journal.py``) at least once a
-second; a stop persists first, and what it leaves is ``spooled``, never dropped.
+spool, the spool thread (``_spooling.py``) runs the journal's passes; a stop
+persists first, and what it leaves is ``spooled``, never dropped. The asyncio
+task that supervises the worker is ``_supervisor.py``'s.
 """
 
 from __future__ import annotations
@@ -17,17 +18,18 @@ from ._deadline import MAX_WAIT_S, Deadline
 from ._dispatch import Dispatcher, load_send_path
 from ._log import LazyLogger
 from ._retry import cycle_pause
-from ._threads import SenderPool, Wakeup, in_thread, start_thread
+from ._shutdown import abandon_rest, register_exit
+from ._threads import LazyPool, Wakeup, start_thread
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
 if TYPE_CHECKING:
-    import asyncio
     from collections.abc import Callable
 
     from ._journal import Journal
     from ._ledger import Ledger
     from ._request import Requester
     from ._sender import Sender
+    from ._spooling import Spooling
 
 
 __all__ = ["Background"]
@@ -56,7 +58,6 @@ class Background:
         journal: Journal | None = None,
     ) -> None:
         self._ledger = ledger
-        self._sender = sender
         self._requester = requester
         self._batch_size = batch_size
         self._interval_s = interval_s
@@ -71,17 +72,15 @@ class Background:
         self._life = threading.RLock()  # start/stop; an RLock, for signal handlers
         self._thread: threading.Thread | None = None
         self._run_id = 0
-        self._pool: SenderPool | None = None
-        # The worker and flush() callers make the pool lazily: never two (the second one's
-        # threads would never be closed). Not _life: stop() holds that while it joins the worker.
-        self._pool_lock = threading.Lock()
+        self._pool = LazyPool(SENDER_THREADS)  # not under _life: stop() joins the worker in it
         self._dispatcher = Dispatcher(ledger, sender, batch_size)
         self._cycle_deadline: Deadline | None = None
-        self._task: asyncio.Task[None] | None = None
         self._exit_hook = False
-        self._journal = journal
-        self._spool_wake = Wakeup()
-        self._spool_thread: threading.Thread | None = None
+        self._spooling: Spooling | None = None
+        if journal is not None:
+            from ._spooling import Spooling  # noqa: PLC0415  # only with a spool
+
+            self._spooling = Spooling(journal, self._wake)
 
     # -- state ------------------------------------------------------------------------
 
@@ -96,29 +95,27 @@ class Background:
         """Whether start() ran and no stop since (true in a forked child whose threads are gone)."""
         return self._thread is not None
 
+    @property
+    def worker_thread(self) -> threading.Thread | None:
+        """The worker thread of the current start (None when stopped)."""
+        return self._thread
+
+    @property
+    def run_id(self) -> int:
+        """Which start the worker belongs to (each start and stop moves it on)."""
+        return self._run_id
+
     def wake(self) -> None:
         """A batch is full: have the worker send now (safe from any context)."""
         if self._thread is not None:
             self._wake.set()
-            if self._journal is not None:  # a full queue spills: write it soon
-                self._spool_wake.set()
+            if self._spooling is not None:  # a full queue spills: write it soon
+                self._spooling.wake()
 
     @property
-    def journal(self) -> Journal | None:
-        """The spool's side of this client (None without ``spool_dir``)."""
-        return self._journal
-
-    def persist(self, deadline: Deadline) -> int:
-        """Write every event queued or in flight to the spool and fsync it; how many."""
-        journal = self._journal
-        if journal is None:
-            return 0
-        return journal.run_pass(sync=True, replay=False, deadline=deadline)[0]
-
-    def after_fork_in_child(self) -> None:
-        """In a forked child: let go of the parent's spool files without touching them."""
-        if self._journal is not None:
-            self._journal.after_fork_in_child()
+    def spooling(self) -> Spooling | None:
+        """The spool thread and journal of this client (None without ``spool_dir``)."""
+        return self._spooling
 
     def deadline(self, timeout_s: float | None) -> Deadline:
         """``timeout_s`` from now, or the shutdown timeout when None."""
@@ -134,12 +131,13 @@ class Background:
         """
         if parallel is None:
             parallel = self.running
-        ledger, journal = self._ledger, self._journal
+        ledger, spooling = self._ledger, self._spooling
+        journal = None if spooling is None else spooling.journal
         try:
             while True:
                 if journal is not None:
                     journal.run_pass(deadline=deadline)  # write ahead, and read back
-                pool = self._senders() if parallel else None
+                pool = self._pool.get() if parallel else None
                 if not self._dispatcher.send(deadline, None, pool):
                     return False
                 if not ledger.wait_settled(deadline):
@@ -158,16 +156,6 @@ class Background:
                 journal.run_pass(replay=False, deadline=deadline)
 
     # -- the worker thread ------------------------------------------------------------
-
-    def _senders(self) -> SenderPool:
-        """The sender threads' pool (its threads start with the first parallel send)."""
-        pool = self._pool
-        if pool is None:
-            with self._pool_lock:
-                pool = self._pool
-                if pool is None:
-                    pool = self._pool = SenderPool(SENDER_THREADS)
-        return pool
 
     def start(self) -> bool:
         """Start the worker thread; False when it runs already or no thread may start."""
@@ -190,29 +178,11 @@ class Background:
             if thread is None:
                 return False
             self._thread = thread
-            self._register_exit(daemon=thread.daemon)
-            if self._journal is not None:
-                from . import _spool  # noqa: F401, PLC0415  # loaded before a thread needs it
-                from .models import TaskCompletionEvent  # noqa: F401, PLC0415
-
-                self._spool_wake.set()  # a first pass at once: read back what is left
-                self._spool_thread = start_thread(lambda: self._spool_run(run_id), "spool")
+            register_exit(self._at_exit, daemon=thread.daemon, registered=self._exit_hook)
+            self._exit_hook = True
+            if self._spooling is not None:
+                self._spooling.start()
             return True
-
-    def _spool_run(self, run_id: int) -> None:
-        """Spool thread body: a journal pass at least every second (docs/spool.md)."""
-        from ._journal import TICK_S  # noqa: PLC0415
-
-        journal = self._journal
-        while self._run_id == run_id and journal is not None and journal.usable:
-            self._spool_wake.wait(TICK_S)
-            if self._run_id != run_id:
-                return
-            try:
-                if journal.run_pass()[1]:
-                    self._wake.set()  # read back from the spool: send it
-            except Exception:  # the thread must survive anything; the host never sees it
-                logger.exception("telemetry spool pass failed")
 
     def _run(self, run_id: int) -> None:
         """Worker body: a send every interval, or as soon as a batch is full."""
@@ -236,7 +206,7 @@ class Background:
         deadline = self._cycle_deadline = Deadline.after(MAX_WAIT_S, self._clock)
         try:
             return self._dispatcher.send(
-                deadline, self._interrupt, self._senders(), budget_s=self._batch_budget_s
+                deadline, self._interrupt, self._pool.get(), budget_s=self._batch_budget_s
             )
         except Exception:  # the worker must survive anything; the host never sees it
             logger.exception("telemetry send cycle failed")
@@ -253,9 +223,23 @@ class Background:
         if cycle is not None and deadline is not None:
             cycle.cut(deadline.at)
         self._dispatcher.interrupt()
-        self._spool_wake.set()
+        if self._spooling is not None:
+            self._spooling.halt()
         thread, self._thread = self._thread, None
         return thread
+
+    def halt_unless_busy(self, run_id: int) -> None:
+        """Halt the worker of start ``run_id``, unless a start or stop is under way.
+
+        For the asyncio task whose loop goes away: it must never wait on the loop.
+        stop() (or the exit flush) then sends what is left.
+        """
+        if self._life.acquire(blocking=False):
+            try:
+                if self._run_id == run_id:  # not a later start()'s worker
+                    self._halt(None)
+            finally:
+                self._life.release()
 
     def stop(self, deadline: Deadline, *, exiting: bool = False) -> None:
         """Stop the worker and send what is left by ``deadline``; count what is not sent.
@@ -270,15 +254,15 @@ class Background:
             return
         try:
             thread = self._halt(deadline)
-            journal = self._journal
-            if journal is not None and journal.usable:
+            spooling = self._spooling
+            if spooling is not None and spooling.usable:
                 # On disk first, whatever the deadline: then nothing unsent can be lost.
-                self._persist_quietly()
+                spooling.persist_quietly()
                 if exiting:  # one attempt, no retries: the process is going away
                     self._requester.no_retries()
             try:
-                if journal is None or not deadline.expired():  # stop(0) with a spool: done
-                    self.flush(deadline, parallel=not exiting and self._pool is not None)
+                if spooling is None or not deadline.expired():  # stop(0) with a spool: done
+                    self.flush(deadline, parallel=not exiting and self._pool.made)
             except Exception:
                 logger.exception("telemetry final flush failed")
             finally:
@@ -286,65 +270,20 @@ class Background:
         finally:
             self._life.release()
 
-    def _persist_quietly(self) -> None:
-        journal = self._journal
-        if journal is not None:
-            try:
-                journal.run_pass(sync=True, replay=False)
-            except Exception:
-                logger.exception("telemetry spool pass failed")
-
     def _finish(
         self, thread: threading.Thread | None, deadline: Deadline, *, exiting: bool
     ) -> None:
-        journal = self._journal
-        if journal is not None:
-            self._persist_quietly()  # anything tracked during the flush, too
-        on_disk = journal.has_record if journal is not None and journal.usable else None
-        unconfirmed, dropped, spooled = self._ledger.abandon(on_disk)
-        if journal is not None:
-            try:
-                journal.close()
-            except Exception:
-                logger.exception("telemetry spool close failed")
-        if spooled:
-            logger.info("telemetry shutdown: %d unsent event(s) left in the spool", spooled)
-        self._requester.abort()  # requests still out end now; their results are ignored
-        if exiting:
-            self._ledger.mark_exited()
-        if unconfirmed or dropped:
-            logger.warning(
-                "telemetry shutdown: %d event(s) could not be delivered in time, "
-                "%d more were sent but not confirmed",
-                dropped,
-                unconfirmed,
-            )
+        spooling = self._spooling
+        abandon_rest(self._ledger, spooling, self._requester, exiting=exiting)
         if thread is not None and thread is not threading.current_thread():
             thread.join(deadline.remaining())
-        spool_thread, self._spool_thread = self._spool_thread, None
-        if spool_thread is not None and spool_thread is not threading.current_thread():
-            spool_thread.join(deadline.remaining())
-        with self._pool_lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.close()
+        if spooling is not None:
+            spooling.join(deadline)
+        self._pool.close()
         self._requester.close()
         if self._exit_hook and not exiting:
             atexit.unregister(self._at_exit)
             self._exit_hook = False
-
-    def _register_exit(self, *, daemon: bool) -> None:
-        if not daemon:
-            # A non-daemon worker is joined before atexit hooks run: stop it earlier.
-            register = getattr(threading, "_register_atexit", None)
-            if register is not None:
-                try:
-                    register(self._at_exit)
-                except RuntimeError:  # the interpreter is already shutting down
-                    pass
-        if not self._exit_hook:
-            atexit.register(self._at_exit)
-            self._exit_hook = True
 
     def _at_exit(self) -> None:
         """Interpreter exit without stop(): send what is left on this thread, by the timeout.
@@ -359,62 +298,3 @@ class Background:
             self.stop(self.deadline(None), exiting=True)
         except Exception:  # noqa: S110  # at exit there is nowhere left to report
             pass
-
-    # -- asyncio ------------------------------------------------------------------------
-
-    async def start_async(self) -> None:
-        """Start the worker and a task in the running loop that supervises it."""
-        import asyncio  # noqa: PLC0415  # only for the async API
-
-        loop = asyncio.get_running_loop()
-        if self.running or not self.start():
-            return
-        thread = self._thread
-        ended: asyncio.Future[None] = loop.create_future()
-
-        def watch() -> None:  # on a helper thread: tell the task when the worker ends
-            if thread is not None:
-                thread.join()
-            try:
-                loop.call_soon_threadsafe(_resolve, ended)
-            except RuntimeError:  # the loop is closed
-                pass
-
-        start_thread(watch, "watch")
-        supervise = self._supervise(ended, self._run_id)
-        self._task = loop.create_task(supervise, name="mosaic-telemetry-submitter")
-
-    async def _supervise(self, ended: asyncio.Future[None], run_id: int) -> None:
-        import asyncio  # noqa: PLC0415
-
-        try:
-            await ended
-        except asyncio.CancelledError:  # the loop is going away without stop_async()
-            # Never wait on the loop: if start/stop holds the lock, a stop is under way.
-            if self._life.acquire(blocking=False):
-                try:
-                    if self._run_id == run_id:  # not a later start()'s worker
-                        self._halt(None)  # stop() (or the exit flush) sends what is left
-                finally:
-                    self._life.release()
-            raise
-
-    async def stop_async(self, deadline: Deadline) -> None:
-        """Like :meth:`stop`, awaited from any loop or thread without blocking it."""
-        import asyncio  # noqa: PLC0415
-
-        task, self._task = self._task, None
-        await in_thread(lambda: self.stop(deadline), "stop")
-        if task is not None and not task.done():
-            try:
-                if task.get_loop() is asyncio.get_running_loop():
-                    task.cancel()
-                else:
-                    task.get_loop().call_soon_threadsafe(task.cancel)
-            except RuntimeError:  # its loop is closed: nothing left to cancel
-                pass
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)

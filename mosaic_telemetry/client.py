@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
 
 from . import _fork, _unsent
-from ._deadline import MAX_WAIT_S, Deadline
 from ._http import safe_url
 from ._intake import Intake
-from ._ledger import FEEDBACK, INVALID
-from ._log import LazyLogger, emitting
-from ._process import Process
+from ._log import LazyLogger
+from ._process import Process, ProcessSlot
 from ._settings import Settings
 from ._stats import ClientStats
 from .builder import EventBuilder
@@ -55,50 +52,21 @@ class TelemetryClient:
         self._config = config
         self._enabled = bool(config.enabled)
         self._clock = clock
-        self._sleep = sleep
         if self._enabled:
             for problem in config.validate():
                 logger.warning("telemetry config: %s", problem)
         self._settings = settings = Settings.of(config)
         self._batch_size = settings.batch_size
         self._cache = PredictionCache(settings.cache_ttl_s, clock=clock)
-        self._core = Process(config, settings, clock, sleep)
+        self._slot = slot = ProcessSlot(config, settings, clock, sleep, self._cache)
         self._intake = Intake()
         if self._enabled:
-            _fork.watch(self)
-            _unsent.watch(self)
+            _fork.watch(slot)
+            _unsent.watch(slot)
 
     def _process(self) -> Process:
         """This process's state; a fresh one after a fork the at-fork hook missed."""
-        core = self._core
-        return core if core.pid == _fork.getpid() else self._after_fork()
-
-    def _after_fork(self) -> Process:
-        """In a forked child: empty queue, new counters and sockets, a worker if one ran."""
-        pid = _fork.getpid()
-        # Two threads of a C-forked child may notice at once: the first resets, the other
-        # waits for it (briefly, no I/O happens here) instead of tracking into the parent's
-        # copy, which nobody sends. The lock is fresh in every child the at-fork hook sees;
-        # after a C-level fork it may be one a parent thread held: then reset without it.
-        lock = _fork.reset_lock
-        locked = lock.acquire(timeout=_fork.RESET_WAIT_S)
-        try:
-            core = self._core
-            if core.pid == pid:  # another thread of this child was first
-                return core
-            was_running = core.background.started
-            core.background.after_fork_in_child()  # never write the parent's spool segment
-            fresh = Process(self._config, self._settings, self._clock, self._sleep)
-            if self._core.pid == pid:  # a signal handler's track() on this thread was first
-                return self._core
-            self._core = fresh
-            self._cache._after_fork()
-        finally:
-            if locked:
-                lock.release()
-        if was_running:
-            fresh.background.start()
-        return fresh
+        return self._slot.get()
 
     # -- properties -------------------------------------------------------------
 
@@ -110,30 +78,17 @@ class TelemetryClient:
     @property
     def queue_size(self) -> int:
         """Number of events waiting in the in-memory queue."""
-        return self._core.ledger.size
+        return self._slot.core.ledger.size
 
     @property
     def is_running(self) -> bool:
         """Whether the background submitter (thread or asyncio task) is active."""
-        return self._core.background.running
+        return self._slot.core.background.running
 
     @property
     def stats(self) -> ClientStats:
         """A snapshot of the delivery counters (see :class:`ClientStats`)."""
-        core = self._process()
-        snapshot = core.ledger.snapshot()
-        journal = core.background.journal
-        counts = None if journal is None else journal.counts
-        if counts is None:
-            return snapshot
-        from dataclasses import replace  # noqa: PLC0415
-
-        return replace(
-            snapshot,
-            spool_bytes=counts.spool_bytes,
-            spool_evicted=counts.spool_evicted,
-            spool_corrupt=counts.spool_corrupt,
-        )
+        return self._process().stats()
 
     def __repr__(self) -> str:
         return (
@@ -169,29 +124,13 @@ class TelemetryClient:
         try:
             if not self._enabled:
                 return
-            core = self._core
+            slot = self._slot
+            core = slot.core
             if core.pid != _fork.getpid():  # inline: this is the hot path
-                core = self._after_fork()
+                core = slot._after_fork()
             ledger = core.ledger
-            if emitting and threading.get_ident() in emitting:  # a host log handler that
-                # turns one of our own records into an event: logging must not feed on itself
-                ledger.put_marker(FEEDBACK)
-                return
-            given: object = event  # the annotation is a promise callers may break
-            if not isinstance(given, TaskCompletionEvent) and isinstance(given, EventBuilder):
-                given = self._intake.build(given)  # logs why when it can't
-                if given is None:
-                    ledger.put_marker(INVALID)
-                    return
-            if not isinstance(given, TaskCompletionEvent):
-                ledger.put_marker(INVALID)
-                logger.warning(
-                    "telemetry track() needs a TaskCompletionEvent or an EventBuilder, "
-                    "got %s; dropped",
-                    type(given).__name__,
-                )
-                return
-            if ledger.put_event(given, self._batch_size):
+            admitted = self._intake.admit(event, ledger)  # counts and tells why when not
+            if admitted is not None and ledger.put_event(admitted, self._batch_size):
                 core.background.wake()
         except Exception:  # never into the host; logging itself is guarded too
             logger.exception("telemetry track() failed; event dropped")
@@ -239,9 +178,7 @@ class TelemetryClient:
         if not self._enabled:
             return 0
         try:
-            return self._process().background.persist(
-                Deadline.after(MAX_WAIT_S if timeout is None else timeout, self._clock)
-            )
+            return self._process().persist(timeout)
         except Exception:
             logger.exception("telemetry persist failed")
             return 0
@@ -286,7 +223,7 @@ class TelemetryClient:
         A task in this loop supervises the worker thread; the loop is never blocked.
         """
         if self._enabled:
-            await self._process().background.start_async()
+            await self._process().supervisor.start()
 
     async def stop_async(self, timeout: float | None = None) -> None:
         """Stop the submitter and send what is left, within ``timeout`` seconds.
@@ -295,8 +232,8 @@ class TelemetryClient:
         the final flush runs on a helper thread, so the loop is never blocked.
         """
         if self._enabled:
-            background = self._process().background
-            await background.stop_async(background.deadline(timeout))
+            core = self._process()
+            await core.supervisor.stop(core.background.deadline(timeout))
 
     async def __aenter__(self) -> TelemetryClient:
         await self.start_async()
@@ -333,16 +270,9 @@ class TelemetryClient:
             wanted = [q for q in queries if isinstance(q, PredictionQuery)]
             if not wanted:
                 return
-            from ._predictions import fetch_predictions  # noqa: PLC0415  # first use only
+            from ._predictions import refresh_cache  # noqa: PLC0415  # first use only
 
-            settings = self._settings
-            deadline = Deadline.after(
-                settings.request_timeout_s * (settings.max_retries + 1), self._clock
-            )
-            core = self._process()
-            found = fetch_predictions(core.requester, core.ledger, core.health, wanted, deadline)
-            for query, response in found:
-                self._cache.put(query, response)
+            refresh_cache(self._slot, self._cache, wanted, self._settings, self._clock)
         except Exception:
             logger.exception("telemetry prediction refresh failed")
 

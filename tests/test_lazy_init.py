@@ -15,7 +15,7 @@ import pytest
 from _server import make_config
 
 import mosaic_telemetry._request as request_module
-import mosaic_telemetry._worker as worker_module
+import mosaic_telemetry._threads as threads_module
 from mosaic_telemetry import TelemetryClient
 
 THREADS = 8
@@ -50,7 +50,7 @@ def _first_uses_at_once(use: Callable[[], object]) -> list[object]:
     ("module", "name", "use"),
     [
         # A second pool's threads would never be closed by stop().
-        (worker_module, "SenderPool", lambda core: core.background._senders()),
+        (threads_module, "SenderPool", lambda core: core.background._pool.get()),
         # A second transport's requests would be missed by a stop's abort().
         (request_module, "Transport", lambda core: core.requester.transport),
     ],
