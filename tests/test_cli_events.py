@@ -191,6 +191,30 @@ def test_command_line_mistakes_cost_one_stderr_line_and_a_nonzero_exit(
     assert message in err
 
 
+@pytest.mark.parametrize("name", ["text", "old"])
+def test_a_file_the_readers_refuse_leaves_no_connection_open(
+    files: dict[str, str], monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """Not a database, or too old: the refusal closes what it opened (3.13+ warns otherwise)."""
+    from mosaic_telemetry.collector._reads import open_readonly
+    from mosaic_telemetry.collector.store import StoreError
+
+    opened: list[sqlite3.Connection] = []
+    connect = sqlite3.connect
+
+    def recording(database: str, *, uri: bool) -> sqlite3.Connection:
+        conn = connect(database, uri=uri)  # how the readers open a store
+        opened.append(conn)
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", recording)
+    with pytest.raises(StoreError, match="event store"):
+        open_readonly(files[name])
+    assert len(opened) == 1
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        opened[0].execute("SELECT 1")
+
+
 def test_events_never_creates_a_database(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

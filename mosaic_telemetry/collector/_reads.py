@@ -149,9 +149,13 @@ def open_readonly(path: str) -> sqlite3.Connection:
         raise StoreError(f"no event store at {path!r} (give the file that serve --db wrote)")
     try:
         conn = sqlite3.connect(f"file:{quote(os.path.abspath(path))}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read event store {path!r}: {exc}") from None
+    try:
         conn.execute("PRAGMA query_only = ON")
         (version,) = conn.execute("PRAGMA user_version").fetchone()
     except sqlite3.Error as exc:
+        conn.close()  # a file that is not a database: the connection must not leak
         raise StoreError(f"cannot read event store {path!r}: {exc}") from None
     if version != SCHEMA_VERSION:
         conn.close()

@@ -43,7 +43,11 @@ def _connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
         path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
     )
     if readonly:
-        conn.execute("PRAGMA query_only = ON")
+        try:
+            conn.execute("PRAGMA query_only = ON")
+        except BaseException:
+            conn.close()  # not left to the garbage collector (a ResourceWarning on 3.13+)
+            raise
     return conn
 
 
