@@ -162,8 +162,8 @@ collector.stop()
 class CollectorProcess:
     """A collector on ``db`` in a child process; ``probe()`` gives its event count and CPU."""
 
-    def __init__(self, db: str) -> None:
-        code = _COLLECTOR.format(root=str(REPO_ROOT), key=API_KEY)
+    def __init__(self, db: str, root: Path = REPO_ROOT) -> None:
+        code = _COLLECTOR.format(root=str(root), key=API_KEY)
         self.process = subprocess.Popen(
             [sys.executable, "-c", code, db],
             stdin=subprocess.PIPE,
@@ -196,50 +196,80 @@ class CollectorProcess:
 
 
 def _bodies(batches: int, *, seed: int) -> Iterator[bytes]:
+    """Batches of 100 fresh events, compact JSON as the client sends them (~770 B per event)."""
     for b in range(batches):
-        yield json.dumps({"events": wire_events(100, seed=seed, start=b * 100)}).encode()
+        events = wire_events(100, seed=seed, start=b * 100)
+        yield json.dumps({"events": events}, separators=(",", ":")).encode()
 
 
-def floor_us_per_event(*, batches: int) -> float:
-    """``json.loads`` of the bodies and their sqlite insert alone, in this process.
+def floor_us_per_event(bodies: Sequence[bytes]) -> dict[str, float]:
+    """``json.loads`` of ``bodies`` and the sqlite insert of their rows alone, in this process.
 
-    The part of the collector's cost that no Python code of its own can remove;
-    measured next to the collector's figure, it shows how loaded the machine is.
+    The part of the collector's cost that no Python code of its own can remove: the
+    parse, and the insert of the rows (built beforehand, untimed) into the
+    collector's own table layout with its PRAGMAs (WAL, full sync), one transaction
+    per batch. CPU per event: ``json``, ``insert`` and their sum, ``floor``.
     """
     use_repo_package()
     import sqlite3
 
-    from mosaic_telemetry.collector._schema import COLUMNS, INSERT_COLUMNS
+    from mosaic_telemetry.collector._migrate import _CREATE_EVENTS
+    from mosaic_telemetry.collector._schema import wire_row
+    from mosaic_telemetry.collector.store import _CACHE_PRAGMA, _INSERT
 
-    bodies = list(_bodies(batches, seed=7))
+    events = len(bodies) * 100
+    started = time.process_time()
+    parsed = [json.loads(body)["events"] for body in bodies]
+    parse = time.process_time() - started
+    rows = [[wire_row(e, "2026-01-01T00:00:00.000000Z") for e in batch] for batch in parsed]
+    assert all(row is not None for batch in rows for row in batch)  # all take the fast path
     with tempfile.TemporaryDirectory() as tmp:
         conn = sqlite3.connect(str(Path(tmp) / "floor.db"), isolation_level=None)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("CREATE TABLE events (" + ", ".join(f"{n} {d}" for n, d in COLUMNS) + ")")
-        insert = (
-            f"INSERT OR IGNORE INTO events ({', '.join(INSERT_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * len(INSERT_COLUMNS))})"
-        )
-        started = time.process_time()
-        for body in bodies:
-            rows = [
-                (
-                    e["event_id"],
-                    "2026-01-01T00:00:00.000000Z",
-                    *(
-                        ",".join(e[n]) if isinstance(e[n], list) else e[n]
-                        for n in INSERT_COLUMNS[2:]
-                    ),
-                )
-                for e in json.loads(body)["events"]
-            ]
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(insert, rows)
-            conn.execute("COMMIT")
-        elapsed = time.process_time() - started
-        conn.close()
-    return elapsed / (batches * 100) * 1e6
+        try:
+            for pragma in ("PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", _CACHE_PRAGMA):
+                conn.execute(pragma)
+            conn.execute(_CREATE_EVENTS)
+            started = time.process_time()
+            for batch in rows:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany(_INSERT, batch)  # type: ignore[arg-type]  # no None: checked
+                conn.execute("COMMIT")
+            insert = time.process_time() - started
+        finally:
+            conn.close()
+    return {
+        "json": parse / events * 1e6,
+        "insert": insert / events * 1e6,
+        "floor": (parse + insert) / events * 1e6,
+    }
+
+
+def in_process_us_per_event(bodies: Sequence[bytes]) -> float:
+    """The collector's ingest without HTTP: each body parsed, judged and stored, in this process.
+
+    What the request handler calls for ``POST /v1/events/batch`` (``parse_json``,
+    then ``CollectorService.ingest_json``) on a fresh file store, after 5 bodies
+    as a warm-up; CPU per event. Minus the floor, this is the collector's own
+    Python work per event; the HTTP server's share is what the child spends above it.
+    """
+    use_repo_package()
+    from mosaic_telemetry.collector import CollectorService, EventStore
+    from mosaic_telemetry.collector._wire import parse_json
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = EventStore(str(Path(tmp) / "events.db"))
+        try:
+            service = CollectorService(store)
+            for body in bodies[:5]:
+                service.ingest_json(parse_json(body))
+            started = time.process_time()
+            for body in bodies[5:]:
+                service.ingest_json(parse_json(body))
+            elapsed = time.process_time() - started
+            assert store.count() == len(bodies) * 100, store.count()
+        finally:
+            store.close()
+    return elapsed / ((len(bodies) - 5) * 100) * 1e6
 
 
 def ingest_rate_with_predictions(db: str, *, seconds: float, predict_every_s: float) -> float:
@@ -292,30 +322,54 @@ def ingest_rate_with_predictions(db: str, *, seconds: float, predict_every_s: fl
         collector.close()
 
 
-def ingest_cpu_us_per_event(*, batches: int, repeat: int, db: str = "") -> Summary:
-    """Collector CPU per stored event at batches of 100 (bodies prepared beforehand).
+def _collector_cpu(bodies: Sequence[bytes], *, db: str, root: Path) -> float:
+    """Collector CPU per stored event for ``bodies`` (after 5 of them as a warm-up)."""
+    collector = CollectorProcess(db, root)
+    try:
+        for body in bodies[:5]:  # warm-up: imports, first pages, caches
+            collector.post("/v1/events/batch", body)
+        before_count, before_cpu = collector.probe()
+        for body in bodies[5:]:
+            status, _ = collector.post("/v1/events/batch", body)
+            assert status == 202, status
+        after_count, after_cpu = collector.probe()
+    finally:
+        collector.close()
+    stored = after_count - before_count
+    assert stored == (len(bodies) - 5) * 100, (stored, len(bodies))
+    return (after_cpu - before_cpu) / stored * 1e6
 
-    ``db``: an existing store to add to (a fresh one per run otherwise).
+
+def ingest_cpu_us_per_event(
+    *, batches: int, repeat: int, db: str = "", against: Path | None = None
+) -> dict[str, Summary]:
+    """Collector CPU per stored event at batches of 100, next to its floor, in one run.
+
+    Each round takes fresh bodies (prepared beforehand) for this checkout's
+    collector, for the one in ``against`` (an older checkout) if given, and for
+    the floor (:func:`floor_us_per_event`), one after the other, so all see the
+    machine in the same state. ``db``: an existing store to add to (a fresh one per
+    round otherwise). ``overhead`` is the collector's CPU above the floor, per round,
+    split into ``fast_path`` (its ingest in this process, without HTTP, above the
+    floor) and ``http`` (the collector above that).
     """
-    samples: list[float] = []
+    samples: dict[str, list[float]] = {}
     for run in range(repeat):
-        with tempfile.TemporaryDirectory() as tmp:
-            collector = CollectorProcess(db or str(Path(tmp) / "events.db"))
-            try:
-                bodies = list(_bodies(batches + 5, seed=100 + run))
-                for body in bodies[:5]:  # warm-up: imports, first pages, caches
-                    collector.post("/v1/events/batch", body)
-                before_count, before_cpu = collector.probe()
-                for body in bodies[5:]:
-                    status, _ = collector.post("/v1/events/batch", body)
-                    assert status == 202, status
-                after_count, after_cpu = collector.probe()
-            finally:
-                collector.close()
-        stored = after_count - before_count
-        assert stored == batches * 100, (stored, batches)
-        samples.append((after_cpu - before_cpu) / stored * 1e6)
-    return Summary.of(samples)
+        roots = {"collector": REPO_ROOT, **({"against": against} if against else {})}
+        for offset, (name, root) in enumerate(roots.items()):
+            with tempfile.TemporaryDirectory() as tmp:
+                bodies = list(_bodies(batches + 5, seed=1000 * run + 100 + offset))
+                cpu = _collector_cpu(bodies, db=db or str(Path(tmp) / "events.db"), root=root)
+            samples.setdefault(name, []).append(cpu)
+        floor = floor_us_per_event(list(_bodies(batches, seed=1000 * run + 7)))
+        for name, value in floor.items():
+            samples.setdefault(name, []).append(value)
+        inside = in_process_us_per_event(list(_bodies(batches + 5, seed=1000 * run + 8)))
+        samples.setdefault("in_process", []).append(inside)
+        samples.setdefault("overhead", []).append(samples["collector"][-1] - floor["floor"])
+        samples.setdefault("fast_path", []).append(inside - floor["floor"])
+        samples.setdefault("http", []).append(samples["collector"][-1] - inside)
+    return {name: Summary.of(values) for name, values in samples.items()}
 
 
 def prediction_latency_s(db: str, *, repeat: int) -> dict[str, Summary]:
@@ -374,16 +428,32 @@ def export_figures(db: str) -> dict[str, float]:
     return results
 
 
+INGEST_PARTS = (
+    ("floor", "floor: json.loads + sqlite insert alone, same run"),
+    ("json", "json.loads of the body alone"),
+    ("insert", "sqlite insert of the rows alone (WAL, full sync)"),
+    ("overhead", "collector's own work above the floor"),
+    ("in_process", "its ingest in one process, no HTTP (parse, judge, store)"),
+    ("fast_path", "of the overhead: judging, rows, store calls, answer JSON"),
+    ("http", "of the overhead: HTTP server, sockets, threads"),
+)
+
+
 def figures(*, quick: bool, sizes: Sequence[int] = ()) -> list[Figure]:
     """The collector's figures (``quick``: fewer batches, 10k events only)."""
+    ingest = ingest_cpu_us_per_event(batches=20 if quick else 100, repeat=3 if quick else 5)
     out = [
         Figure(
             "collector.ingest_cpu",
-            "collector CPU per event (batches of 100)",
+            "collector CPU per event (batches of 100, file store)",
             "µs",
-            ingest_cpu_us_per_event(batches=20 if quick else 100, repeat=3 if quick else 5),
+            ingest["collector"],
             target=12.0,
-        )
+        ),
+        *(
+            Figure(f"collector.ingest_{name}", f"  {label}", "µs", ingest[name])
+            for name, label in INGEST_PARTS
+        ),
     ]
     chosen = sizes or ((10_000,) if quick else (10_000, 100_000, 1_000_000))
     with tempfile.TemporaryDirectory() as tmp:
@@ -472,17 +542,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sizes", default="", help="comma-separated store sizes")
     parser.add_argument("--only", default="", help="ingest, predict, export or rate")
     parser.add_argument("--db", default="", help="an existing store (predict, export, rate)")
+    parser.add_argument("--against", default="", help="ingest: also an older checkout, same run")
+    parser.add_argument("--repeat", type=int, default=5, help="ingest: rounds (default 5)")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if args.only == "ingest":
-        summary = ingest_cpu_us_per_event(batches=20 if args.quick else 100, repeat=5, db=args.db)
-        try:
-            floor = f"{floor_us_per_event(batches=100):.2f} µs"
-        except ImportError:  # an older copy of the package: another table layout
-            floor = "n/a"
-        print(f"ingest CPU per event: median {summary.median:.2f} µs "
-              f"({summary.minimum:.2f}..{summary.maximum:.2f}); "
-              f"json.loads + sqlite insert alone: {floor}")  # fmt: skip
+        against = Path(args.against).resolve() if args.against else None
+        batches = 20 if args.quick else 100
+        ingest = ingest_cpu_us_per_event(batches=batches, repeat=args.repeat, db=args.db,
+                                         against=against)  # fmt: skip
+        labels = {"collector": f"collector CPU per event ({REPO_ROOT})", **dict(INGEST_PARTS)}
+        if against:
+            labels["against"] = f"collector CPU per event ({against})"
+        for name, label in labels.items():
+            s = ingest[name]
+            print(f"{label}: median {s.median:.2f} µs ({s.minimum:.2f}..{s.maximum:.2f})")
         return 0
     if args.only == "predict" and args.db:
         for name, value in prediction_latency_s(args.db, repeat=5).items():

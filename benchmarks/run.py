@@ -3,10 +3,10 @@
 Usage: ``python benchmarks/run.py`` (about a minute), ``--quick`` (a smoke run of
 well under 30 s, for CI), ``--json FILE`` to also write the figures, ``--markdown``
 for the table of docs/performance.md, ``--only import,models,client`` to run some
-groups (of ``import``, ``models``, ``client``, ``cold``, ``spool``). ``MOSAIC_BENCH_ROOT=DIR``
-measures the package in DIR (a patched copy) instead of this checkout. Figures are
-medians of repeated runs with their spread; a MISS is reported, never an error. The
-exit status is 1 only when a correctness check fails (events lost end to end).
+groups (of ``import``, ``models``, ``client``, ``cold``, ``spool``, ``collector``).
+``MOSAIC_BENCH_ROOT=DIR`` measures the package in DIR (a patched copy) instead of this
+checkout. Figures are medians of repeated runs with their spread; a MISS is reported,
+never an error. The exit status is 1 only when a correctness check fails (events lost end to end).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 
 import bench_client
 import bench_cold_start
+import bench_collector
 import bench_import
 import bench_models
 import bench_spool
@@ -31,6 +32,10 @@ GROUPS: dict[str, Callable[[bool], list[Figure]]] = {
     "client": lambda quick: bench_client.figures(quick=quick),
     "cold": lambda quick: bench_cold_start.figures(runs=3 if quick else 9),
     "spool": lambda quick: bench_spool.figures(quick=quick),
+    # 1,000,000 stored events take minutes to write: bench_collector.py alone measures them.
+    "collector": lambda quick: bench_collector.figures(
+        quick=quick, sizes=() if quick else (10_000, 100_000)
+    ),
 }
 TITLES = {
     "import": "Import",
@@ -38,6 +43,7 @@ TITLES = {
     "client": "Client: track(), memory, end to end, stop(), idle",
     "cold": "Cold start (fresh process: import, track one event, flush)",
     "spool": "Spool engine: append, sync, replay",
+    "collector": "Collector: ingest CPU and its floor, 50-query predictions, export",
 }
 
 

@@ -1,4 +1,4 @@
-"""Pure HTTP helpers: request headers and bodies, response classification, retry delays."""
+"""Pure HTTP helpers: request headers and bodies, response classification, safe texts."""
 
 from __future__ import annotations
 
@@ -12,26 +12,24 @@ from .errors import ConfigurationError
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
 if TYPE_CHECKING:
-    import random
     from typing import Any
 
 
 __all__ = [
-    "BACKOFF_BASE_S",
-    "BACKOFF_CAP_S",
     "EVENTS_PATH",
     "HEALTH_PATH",
     "MAX_RESPONSE_BYTES",
     "PREDICTIONS_PATH",
     "HttpResult",
     "Verdict",
-    "backoff_delay",
     "build_headers",
     "check_endpoint",
     "classify_status",
+    "clean_text",
     "encode_json",
     "error_message",
     "parse_retry_after",
+    "safe_url",
 ]
 
 EVENTS_PATH = "/v1/events/batch"
@@ -39,11 +37,17 @@ PREDICTIONS_PATH = "/v1/predictions/batch"
 HEALTH_PATH = "/v1/health"
 
 MAX_RESPONSE_BYTES = 1024 * 1024
-BACKOFF_BASE_S = 1.0
-BACKOFF_CAP_S = 30.0
 MAX_RETRY_AFTER_S = 3600.0
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What must never reach a log line from a server's text: C0/C1 controls (CR/LF forge
+# lines, ESC drives terminals), line/paragraph separators and bidirectional overrides.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
+_SPACES = re.compile(r"\s+")
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_HEADING = re.compile(rb"<h1[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(rb"<[^>]*>")
+_USERINFO = re.compile(r"(?<=://)[^/@?#]*@")
 _TRANSIENT = frozenset({408, 429, 500, 502, 503, 504})
 
 
@@ -85,6 +89,10 @@ def check_endpoint(server_url: str, api_key: str, user_agent: str) -> None:
         )
     if _CONTROL.search(server_url) or " " in server_url:
         raise ConfigurationError("server_url must not contain spaces or control characters")
+    if _USERINFO.search(server_url):
+        raise ConfigurationError(
+            f"server_url must not contain user info (user:password@): {safe_url(server_url)}"
+        )
     if not isinstance(api_key, str) or _CONTROL.search(api_key):
         raise ConfigurationError("api_key must not contain control characters (CR/LF)")
     if not isinstance(user_agent, str) or _CONTROL.search(user_agent):
@@ -134,36 +142,39 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return min(max((when - current).total_seconds(), 0.0), MAX_RETRY_AFTER_S)
 
 
-def backoff_delay(
-    attempt: int,
-    *,
-    base_s: float = BACKOFF_BASE_S,
-    cap_s: float = BACKOFF_CAP_S,
-    rng: random.Random | None = None,
-) -> float:
-    """Exponential backoff with full jitter: uniform in ``[0, min(cap, base * 2**attempt)]``."""
-    if rng is None:
-        import random  # noqa: PLC0415  # imported on the first retry, not at import
-
-        rng = random.Random()  # jitter, not cryptography
-    ceiling = min(cap_s, base_s * (2 ** min(attempt, 32)))
-    return rng.uniform(0.0, ceiling)
-
-
 def error_message(body: bytes, *, limit: int = 200) -> str:
-    """The server's ``{"error": ...}`` message from a failure body, else a short excerpt."""
+    """A short, printable summary of a failure body.
+
+    The server's ``{"error": ...}`` message if there is one; for an HTML page its
+    ``<title>`` (or first ``<h1>``, or its text); otherwise the start of the body.
+    """
     import json  # noqa: PLC0415  # loaded on first use: import stays cheap
 
+    head = body[:65536]
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
         data = None
     if isinstance(data, dict) and isinstance(data.get("error"), str):
         text = str(data["error"])
+    elif head.lstrip()[:1] == b"<":
+        found = _TITLE.search(head) or _HEADING.search(head)
+        markup = found.group(1) if found else head
+        words = clean_text(_TAG.sub(b" ", markup).decode("utf-8", "replace"), limit=80)
+        text = f"an HTML page ({words})" if words else "an HTML page"
     else:
-        text = body[:limit].decode("utf-8", "replace")
-    text = _CONTROL.sub(" ", text).strip()
-    return text[:limit] if text else "(empty body)"
+        text = head[: limit * 4].decode("utf-8", "replace")
+    return clean_text(text, limit=limit) or "(empty body)"
+
+
+def clean_text(text: str, *, limit: int = 200) -> str:
+    """``text`` safe for one log line: no control characters, spaces collapsed, cut."""
+    return _SPACES.sub(" ", _UNPRINTABLE.sub(" ", text)).strip()[:limit]
+
+
+def safe_url(url: object) -> str:
+    """``url`` as it may be shown: any ``user:password@`` replaced by ``***@``."""
+    return _USERINFO.sub("***@", str(url))
 
 
 @dataclass(frozen=True, slots=True)

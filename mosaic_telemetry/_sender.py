@@ -1,345 +1,262 @@
-"""Delivery policy: one batch or one set of queries, with retries, splits and accounting."""
+"""Delivery policy of one batch: encode event by event, split, isolate a poison event, settle.
+
+Every event of a ticket handed to :meth:`Sender.deliver` is settled in the ledger
+(sent, rejected, dropped) or returned to be put back; nothing else can happen to
+it. A connection-level failure never drops an event: its batch goes back.
+"""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Sequence
-from dataclasses import replace
-
-from ._http import (
-    EVENTS_PATH,
-    PREDICTIONS_PATH,
-    HttpResult,
-    Verdict,
-    backoff_delay,
-    classify_status,
-    encode_json,
-    error_message,
-    parse_retry_after,
-)
+from ._encode import batch_body, encode_event
+from ._http import EVENTS_PATH, HttpResult, Verdict, classify_status
 from ._log import LazyLogger
-from ._validation import UUID_TEXT, to_uuid
-from .errors import TelemetryError, ValidationError
-from .models import (
-    MAX_PREDICTION_QUERIES,
-    BatchEventResponse,
-    PredictionQuery,
-    PredictionResponse,
-    TaskCompletionEvent,
-)
-from .transport import Transport, TransportError
+from ._replies import rejections, unwritable_field
+from ._request import Attempt, server_says
+from .errors import TelemetryError
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
 if TYPE_CHECKING:
-    import random
-    from uuid import UUID
+    import threading
 
-    from ._stats import Tally
-    from .config import TelemetryConfig
-
-
-__all__ = ["Sender", "Sleeper"]
-
-logger = LazyLogger(__name__)
-
-Sleeper = Callable[[float, "threading.Event | None"], bool]
-"""``sleeper(seconds, interrupt)`` waits and returns True when ``interrupt`` cut it short."""
-
-_MAX_CAUSES = 256
+    from ._deadline import Deadline
+    from ._health import Health
+    from ._hooks import Hooks
+    from ._ledger import Ledger, Ticket
+    from ._request import Requester
 
 
-def real_sleeper(seconds: float, interrupt: threading.Event | None) -> bool:
-    """Wait ``seconds``, or less if ``interrupt`` is set meanwhile; True if interrupted."""
-    if interrupt is not None:
-        return interrupt.wait(seconds)
-    threading.Event().wait(seconds)
-    return False
+__all__ = ["Sender"]
+
+logger = LazyLogger(__name__.rpartition(".")[0] + ".delivery")
+
+# A 5xx the server keeps giving one batch while it takes others may be the batch's
+# fault: split it to find the event. 503 (and any Retry-After) says "come back later".
+_ISOLATE = frozenset({500, 502, 504})
+_BLIND_LEVELS = 2
+"""Levels of splits without a single 2xx after which the server is taken to be down."""
 
 
 class Sender:
-    """Sends batches and prediction queries by the protocol's status policy.
-
-    Every event handed to :meth:`deliver` is settled in the tally exactly once
-    (sent, rejected or dropped) or returned to the caller to be put back.
-    """
+    """Sends the batches of tickets by the protocol's status policy."""
 
     def __init__(
         self,
-        config: TelemetryConfig,
-        tally: Tally,
+        requester: Requester,
+        ledger: Ledger,
+        health: Health,
         *,
-        clock: Callable[[], float],
-        sleeper: Sleeper,
-        max_retries: int,
-        request_timeout_s: float,
+        dry_run: bool,
+        hooks: Hooks | None = None,
     ) -> None:
-        self._config = config
-        self._tally = tally
-        self._clock = clock
-        self._sleeper = sleeper
-        self._max_retries = max_retries
-        self._request_timeout_s = request_timeout_s
-        self._transport: Transport | None = None
-        self._transport_lock = threading.Lock()
-        self._causes_seen: set[str] = set()
-        self._rng: random.Random | None = None
-        self.not_before = 0.0
-        """Monotonic time before which no request should go out (from ``Retry-After``)."""
-
-    def _get_transport(self) -> Transport:
-        if self._transport is None:
-            with self._transport_lock:
-                if self._transport is None:
-                    self._transport = Transport(self._config)
-        return self._transport
-
-    def _log_cause(self, template: str, *args: object) -> None:
-        """WARNING the first time a distinct cause is seen, DEBUG after that."""
-        text = self._redact(template % args)
-        if text in self._causes_seen:
-            logger.debug("%s", text)
-            return
-        if len(self._causes_seen) < _MAX_CAUSES:
-            self._causes_seen.add(text)
-        logger.warning("%s", text)
-
-    def _redact(self, text: str) -> str:
-        """``text`` without the API key (a server may echo what it was sent)."""
-        key = self._config.api_key
-        if isinstance(key, str) and len(key) >= 4 and key in text:
-            return text.replace(key, "***")
-        return text
-
-    def _without_key(self, result: HttpResult) -> HttpResult:
-        """``result`` with the API key cut out of its body, before anything reads it."""
-        key = self._config.api_key
-        if isinstance(key, str) and len(key) >= 4:
-            secret = key.encode("utf-8", "replace")
-            if secret in result.body:
-                return replace(result, body=result.body.replace(secret, b"***"))
-        return result
-
-    def _server_says(self, result: HttpResult) -> str:
-        return self._redact(f"HTTP {result.status}: {error_message(result.body)}")
-
-    # -- events ---------------------------------------------------------------
+        self._requester = requester
+        self._ledger = ledger
+        self._health = health
+        self._dry_run = dry_run
+        self._hooks = hooks
+        self.max_retries = requester.max_retries
 
     def deliver(
-        self,
-        batch: Sequence[TaskCompletionEvent],
-        deadline: float,
-        interrupt: threading.Event | None,
-    ) -> list[TaskCompletionEvent]:
-        """Send ``batch``; settle what ends here and return the events to put back."""
-        count = len(batch)
-        try:
-            if self._config.dry_run:
-                logger.info(
-                    "dry run: would send %d event(s), first event_id %s", count, batch[0].event_id
+        self, ticket: Ticket, deadline: Deadline, interrupt: threading.Event | None
+    ) -> list[int]:
+        """Send the open events of ``ticket``; settle what ends here, return what goes back."""
+        indices = sorted(ticket.open)
+        hooks = self._hooks
+        if hooks is None:
+            events = {index: ticket.events[index] for index in indices}
+        else:  # before_send, event by event (what it drops is settled there)
+            events, back = hooks.apply(ticket, indices, deadline, interrupt)
+            if back:
+                return back
+        encoded: dict[int, bytes] = {}
+        for index, event in events.items():
+            try:
+                encoded[index] = encode_event(event)
+            except Exception as exc:  # this event alone: the others still go
+                problem = unwritable_field(event, exc)
+                if hooks is not None and event is not ticket.events[index]:
+                    hooks.returned_invalid(ticket, index, problem)
+                    continue
+                self._ledger.settle(ticket, [index], dropped_invalid=1)
+                self._health.note(
+                    f"telemetry dropped event {_event_id(event)}, which can't be written as "
+                    f"JSON: {problem}"
                 )
-                self._tally.settle(count, sent=count, batches=1)
-                return []
-            body = encode_json({"events": [event.to_dict() for event in batch]})
-            result = self._post(EVENTS_PATH, body, deadline, interrupt)
-            if result is None:
-                return list(batch)
-            verdict = classify_status(result.status)
-            if verdict is Verdict.SUCCESS:
-                self._settle_success(batch, result)
-                return []
-            if verdict is not Verdict.SPLIT or count == 1:
-                self._drop(count, self._server_says(result))
-                return []
+        ready = [i for i in indices if i in encoded]
+        if not ready:
+            return []
+        if self._dry_run:
+            logger.info(
+                "dry run: would send %d event(s), first event_id %s",
+                len(ready),
+                _event_id(ticket.events[ready[0]]),
+            )
+            if hooks is not None:
+                hooks.dry_run([events[i] for i in ready], [encoded[i] for i in ready])
+            self._ledger.settle(ticket, ready, sent=len(ready), batches=1)
+            return []
+        job = _Job(self, ticket, encoded, deadline, interrupt)
+        try:
+            return job.send(ready)
         except TelemetryError as exc:  # a configuration the transport refuses
-            self._drop(count, str(exc))
-            return []
+            self.drop(ticket, sorted(ticket.open), str(exc))
         except Exception as exc:  # a bug must cost these events, never the host
-            logger.exception("telemetry dropped %d event(s) after an unexpected error", count)
-            self._tally.error(f"unexpected {type(exc).__name__}")
-            self._tally.settle(count, dropped_errors=count)
-            return []
-        half = count // 2
-        logger.debug("HTTP 413 for %d events: sending two halves", count)
-        first = self.deliver(batch[:half], deadline, interrupt)
-        return first + self.deliver(batch[half:], deadline, interrupt)
+            logger.exception("telemetry dropped a batch after an unexpected error")
+            self.drop(ticket, sorted(ticket.open), f"unexpected {type(exc).__name__}")
+        return []
 
-    def _drop(self, count: int, cause: str) -> None:
-        cause = self._redact(cause)
-        self._tally.error(cause)
-        self._log_cause("telemetry dropped a batch the server refused: %s", cause)
-        self._tally.settle(count, dropped_errors=count)
+    def drop(
+        self, ticket: Ticket, indices: list[int], cause: str, *, what: str = "the server refused"
+    ) -> None:
+        """Settle ``indices`` as dropped for good, and say why."""
+        self._ledger.settle(ticket, indices, dropped_errors=len(indices))
+        self._health.dropped(len(indices), cause, what=what)
 
-    def _settle_success(self, batch: Sequence[TaskCompletionEvent], result: HttpResult) -> None:
-        count = len(batch)
-        rejected = 0
+    def settle_success(self, ticket: Ticket, indices: list[int], result: HttpResult) -> None:
+        """A 2xx for ``indices``: sent, except the events its body rejects one by one."""
+        self._health.succeeded()
+        rejected: list[int] = []
         if result.body.strip():
             try:
-                if result.truncated:
-                    raise ValidationError(
-                        "BatchEventResponse",
-                        [{"field": "__root__", "message": "must be at most 1 MiB", "value": None}],
-                    )
-                rejections = _rejections(result.body)
-            except ValidationError as exc:
-                self._tally.add("invalid_responses")
-                self._tally.error(self._redact(f"unreadable 2xx response: {str(exc)[:200]}"))
-                self._log_cause("telemetry server sent an unreadable 2xx body: %s", str(exc)[:200])
+                found = rejections(result)
+            except ValueError as exc:  # ValidationError, or a body past the size cap
+                self._ledger.add("invalid_responses")
+                self._health.note(f"telemetry server sent an unreadable 2xx body: {exc}")
             else:
-                ids = {event.event_id for event in batch}
-                for event_id, error in rejections:
-                    if event_id in ids:
-                        ids.discard(event_id)
-                        rejected += 1
-                        self._log_cause(
-                            "telemetry event rejected by the server: %s", error or "(no reason)"
+                by_id = {str(ticket.events[i].event_id): i for i in indices}
+                for event_id, error in found:
+                    index = by_id.pop(str(event_id), None)
+                    if index is not None:
+                        rejected.append(index)
+                        reason = error or "(no reason)"
+                        self._health.note(
+                            f"telemetry event rejected by the server: {reason}", error=False
                         )
-        self._tally.settle(count, sent=count - rejected, rejected=rejected, batches=1)
+        sent = len(indices) - len(rejected)
+        self._ledger.settle(ticket, indices, sent=sent, rejected=len(rejected), batches=1)
 
-    # -- predictions ----------------------------------------------------------
 
-    def fetch_predictions(
-        self, queries: Sequence[PredictionQuery], deadline: float
-    ) -> list[tuple[PredictionQuery, PredictionResponse]]:
-        """Ask for ``queries`` in chunks of at most 50; skip (and log) a chunk that fails."""
-        answers: list[tuple[PredictionQuery, PredictionResponse]] = []
-        for start in range(0, len(queries), MAX_PREDICTION_QUERIES):
-            chunk = queries[start : start + MAX_PREDICTION_QUERIES]
-            try:
-                answers.extend(self._fetch_chunk(chunk, deadline))
-            except TelemetryError as exc:
-                self._tally.error(self._redact(f"predictions: {exc}"))
-                self._log_cause("telemetry predictions not refreshed: %s", str(exc))
-        return answers
+class _Job:
+    """The delivery of one ticket: what it sends, by when, and what goes back."""
 
-    def _fetch_chunk(
-        self, chunk: Sequence[PredictionQuery], deadline: float
-    ) -> list[tuple[PredictionQuery, PredictionResponse]]:
-        body = encode_json({"queries": [query.to_dict() for query in chunk]})
-        result = self._post(PREDICTIONS_PATH, body, deadline, None)
+    def __init__(
+        self,
+        sender: Sender,
+        ticket: Ticket,
+        encoded: dict[int, bytes],
+        deadline: Deadline,
+        interrupt: threading.Event | None,
+    ) -> None:
+        self._sender = sender
+        self._ticket = ticket
+        self._encoded = encoded
+        self._deadline = deadline
+        self._interrupt = interrupt
+
+    def _post(self, indices: list[int], *, retries: int | None = None) -> Attempt:
+        body = batch_body([self._encoded[i] for i in indices])
+        what = f"{len(indices)} event(s)"
+        return self._sender._requester.post(
+            EVENTS_PATH,
+            body,
+            self._deadline,
+            what=what,
+            interrupt=self._interrupt,
+            ticket=self._ticket,
+            retries=retries,
+        )
+
+    def send(self, indices: list[int]) -> list[int]:
+        """Send ``indices`` with full retries; split on 413, isolate on a persistent 5xx."""
+        attempt = self._post(indices)
+        result, verdict = attempt.result, attempt.verdict
         if result is None:
-            raise TelemetryError("the server did not answer in time")
-        if classify_status(result.status) is not Verdict.SUCCESS:
-            raise TelemetryError(self._server_says(result))
-        try:
-            import json  # noqa: PLC0415
+            if not attempt.stopped:
+                self._sender._health.send_failed(attempt.failure, attempt.attempts)
+            return indices
+        if verdict is Verdict.RETRY:  # the server answered, and kept failing this batch
+            if result.status in _ISOLATE and not result.retry_after and len(indices) > 1:
+                return self._isolate(indices)
+            self._sender._health.send_failed(attempt.failure, attempt.attempts)
+            return indices
+        return self._answered(indices, result)
 
-            data = json.loads(result.body)
-            items = data["results"]
-            if not isinstance(items, list) or len(items) != len(chunk):
-                raise TypeError
-            responses = [PredictionResponse.from_dict(item) for item in items]
-        except (ValueError, KeyError, TypeError, RecursionError) as exc:
-            self._tally.add("invalid_responses")
-            raise TelemetryError(
-                f"unreadable predictions response ({type(exc).__name__})"
-            ) from None
-        return list(zip(chunk, responses, strict=True))
+    def _answered(self, indices: list[int], result: HttpResult) -> list[int]:
+        """Act on a final answer that is not a retry: success, split (413) or drop."""
+        verdict = _verdict(result)
+        if verdict is Verdict.SUCCESS:
+            self._sender.settle_success(self._ticket, indices, result)
+            return []
+        if verdict is Verdict.SPLIT and len(indices) > 1:
+            half = len(indices) // 2
+            logger.debug("HTTP 413 for %d events: sending two halves", len(indices))
+            return self.send(indices[:half]) + self.send(indices[half:])
+        self._sender.drop(self._ticket, indices, server_says(result))
+        return []
 
-    # -- one request, with retries ----------------------------------------------
+    def _isolate(self, indices: list[int]) -> list[int]:
+        """Split a batch the server keeps failing with 5xx until the failing event is alone.
 
-    def _post(
-        self, path: str, body: bytes, deadline: float, interrupt: threading.Event | None
-    ) -> HttpResult | None:
-        """POST with retries on transient failures; ``None`` when they were exhausted."""
-        transport = self._get_transport()
-        clock = self._clock
-        attempt = 0
-        waited_for = 0.0  # the not_before this sender already slept out itself
-        while True:
-            wait_s = self.not_before - clock()
-            if (
-                wait_s > 0
-                and self.not_before != waited_for
-                and (clock() + wait_s >= deadline or self._sleeper(wait_s, interrupt))
-            ):
-                return None
-            remaining = deadline - clock()
-            if remaining <= 0:
-                return None
-            retry_after: float | None = None
-            try:
-                result = self._without_key(
-                    transport.post(path, body, timeout_s=min(self._request_timeout_s, remaining))
-                )
-            except TransportError as exc:
-                failure = str(exc)
+        Halves get one attempt each. If no part got a 2xx after ``_BLIND_LEVELS``
+        levels the server is taken to be down, and everything goes back. An event
+        left alone gets its full retries; still failing while the server took the
+        others, it is dropped (and counted) as the culprit.
+        """
+        level: list[list[int]] = [indices]
+        singles: list[list[int]] = []
+        back: list[int] = []
+        server_up, blind = False, 0
+        last_failure = ""
+        while level:
+            halves = [half for part in level for half in _halves(part)]
+            failed: list[list[int]] = []
+            for position, half in enumerate(halves):
+                attempt = self._post(half, retries=0)
+                result = attempt.result
+                if result is None:  # no answer any more: what is not settled goes back
+                    untried = [i for part in halves[position:] for i in part]
+                    return back + untried + _flat(failed) + _flat(singles)
+                if _verdict(result) is Verdict.RETRY:
+                    (singles if len(half) == 1 else failed).append(half)
+                    last_failure = attempt.failure
+                    continue
+                server_up = server_up or _verdict(result) is Verdict.SUCCESS
+                back += self._answered(half, result)
+            blind = 0 if server_up else blind + 1
+            if blind >= _BLIND_LEVELS:
+                cause = f"{last_failure} (for every part of a batch of {len(indices)} events)"
+                self._sender._health.send_failed(cause, 1 + 2**_BLIND_LEVELS)
+                return back + _flat(failed) + _flat(singles)
+            level = failed
+        for single in singles:
+            if not server_up:
+                back += single
+                continue
+            # Its probe was its first attempt: the rest of its retries, alone.
+            attempt = self._post(single, retries=max(0, self._sender.max_retries - 1))
+            result = attempt.result
+            if result is None:
+                back += single
+            elif _verdict(result) is Verdict.RETRY:
+                event_id = _event_id(self._ticket.events[single[0]])
+                what = f"(event {event_id}): the server kept failing it while taking the others"
+                self._sender.drop(self._ticket, single, server_says(result), what=what)
             else:
-                if classify_status(result.status) is not Verdict.RETRY:
-                    return result
-                failure = self._server_says(result)
-                retry_after = parse_retry_after(result.retry_after)
-                if retry_after is not None:  # remembered even if this send gives up now
-                    self.not_before = clock() + retry_after
-            self._tally.error(failure)
-            if attempt >= self._max_retries:
-                self._log_cause(
-                    "telemetry send failed after %d attempt(s): %s", attempt + 1, failure
-                )
-                return None
-            delay = retry_after
-            if delay is None:
-                delay = backoff_delay(attempt, rng=self._jitter())
-            if clock() + delay >= deadline:
-                logger.debug("telemetry retry skipped: %.2fs wait passes the deadline", delay)
-                return None
-            self._tally.add("retries")
-            if retry_after is not None:  # this sender sleeps it out below; others wait too
-                waited_for = self.not_before
-            logger.debug(
-                "telemetry send failed (%s); retry %d in %.2fs", failure, attempt + 1, delay
-            )
-            if self._sleeper(delay, interrupt):
-                return None
-            attempt += 1
-
-    def _jitter(self) -> random.Random:
-        if self._rng is None:
-            import random  # noqa: PLC0415  # first retry only
-
-            self._rng = random.Random()  # jitter, not cryptography
-        return self._rng
+                back += self._answered(single, result)
+        return back
 
 
-def _rejections(body: bytes) -> list[tuple[UUID, str | None]]:
-    """The rejected events of a 2xx body, as ``(event_id, error)``.
+def _verdict(result: HttpResult) -> Verdict:
+    return classify_status(result.status)
 
-    The usual answer (every event accepted) is checked field by field as the models
-    would, in one ``json.loads`` and a loop instead of a model per result; anything
-    unusual goes through :class:`BatchEventResponse`, which names what is wrong.
 
-    Raises:
-        ValidationError: the body is not a BatchEventResponse.
-    """
-    import json  # noqa: PLC0415  # loaded on the first send
+def _halves(part: list[int]) -> list[list[int]]:
+    middle = len(part) // 2
+    return [part[:middle], part[middle:]]
 
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        data = None
-    if type(data) is dict:
-        items = data.get("results", [])
-        accepted, rejected = data.get("accepted"), data.get("rejected")
-        if type(items) is list and type(accepted) is int and type(rejected) is int:
-            found: list[tuple[UUID, str | None]] = []
-            for item in items:
-                if type(item) is not dict:
-                    break
-                event_id, status, error = (
-                    item.get("event_id"),
-                    item.get("status"),
-                    item.get("error"),
-                )
-                if (
-                    type(event_id) is not str
-                    or not UUID_TEXT.match(event_id)
-                    or status not in ("accepted", "rejected")
-                    or not (error is None or type(error) is str)
-                ):
-                    break
-                if status == "rejected":
-                    found.append((to_uuid(event_id), error))
-            else:
-                if accepted >= 0 and rejected >= 0:
-                    return found
-    response = BatchEventResponse.from_json(body)
-    return [(r.event_id, r.error) for r in response.results if r.status == "rejected"]
+
+def _flat(parts: list[list[int]]) -> list[int]:
+    return [index for part in parts for index in part]
+
+
+def _event_id(event: object) -> str:
+    return str(getattr(event, "event_id", "?"))[:40]

@@ -1,26 +1,26 @@
-"""ClientStats, the client's read-only counters, and the lock-guarded tally behind them."""
+"""ClientStats: a frozen snapshot of where every tracked event is."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
-__all__ = ["ClientStats", "Tally"]
+__all__ = ["ClientStats"]
 
 
 @dataclass(frozen=True, slots=True)
 class ClientStats:
     """A snapshot of a client's counters.
 
-    Every event given to ``track()`` ends in exactly one place, so
+    Every ``track()`` call of an enabled client ends in exactly one place, so
     ``tracked == sent + rejected + dropped_queue_full + dropped_errors
-    + dropped_shutdown + queued + in_flight`` holds at every snapshot taken
-    while no ``track()`` call is running.
+    + dropped_shutdown + dropped_invalid + dropped_feedback + dropped_before_send
+    + unconfirmed + queued + in_flight`` holds at every snapshot taken while no ``track()``
+    call is running.
     """
 
     tracked: int = 0
-    """Events accepted by ``track()`` into the queue."""
+    """``track()`` calls of an enabled client (events and refused arguments alike)."""
     sent: int = 0
     """Events the server accepted (or, in dry run, that would have been sent)."""
     rejected: int = 0
@@ -28,96 +28,38 @@ class ClientStats:
     dropped_queue_full: int = 0
     """Oldest events evicted because the queue was full."""
     dropped_errors: int = 0
-    """Events dropped after a permanent failure (400/401/403/404/422, redirect, bad config)."""
+    """Events dropped after a permanent failure (400/401/403/404/422, redirect, bad
+    config), and an event a server kept failing with 5xx while it accepted the others."""
     dropped_shutdown: int = 0
-    """Events still undelivered when ``stop()`` ran out of time."""
+    """Events never sent because ``stop()`` (or the exit flush) ran out of time, and
+    events tracked after the exit flush."""
     dropped_invalid: int = 0
-    """``track()`` calls whose argument was not a ``TaskCompletionEvent`` (not in ``tracked``)."""
+    """``track()`` arguments that were neither a ``TaskCompletionEvent`` nor an
+    ``EventBuilder`` that builds one, and events that could not be written as JSON
+    (for example changed after ``track()``)."""
+    dropped_feedback: int = 0
+    """Events tracked from inside the client's own log records (a host log handler
+    that calls ``track()``), refused so that logging can't feed on itself."""
+    dropped_before_send: int = 0
+    """Events ``before_send`` dropped: it returned None, or failed on them (see
+    ``before_send_errors``). Never sent."""
+    unconfirmed: int = 0
+    """Events whose request went out but whose answer did not come before the
+    deadline of ``stop()``/the exit flush: the server may have stored them."""
     retries: int = 0
     """Requests sent again after a transient failure."""
     batches: int = 0
     """Event batches that got a 2xx response (or were logged in dry run)."""
     invalid_responses: int = 0
     """2xx responses whose body could not be read as the protocol's JSON."""
+    before_send_errors: int = 0
+    """Of ``dropped_before_send``, the events ``before_send`` failed on: it raised, or
+    returned something else than a valid event with the same ``event_id``."""
     queued: int = 0
     """Events waiting in the queue."""
     in_flight: int = 0
     """Events taken from the queue by a send that has not finished."""
     last_error: str | None = None
-    """The most recent failure, in words (never contains the API key)."""
+    """The most recent failure, in words (never contains the API key or a password)."""
     last_success_at: datetime | None = None
     """When a batch last got a 2xx response (UTC)."""
-
-
-class Tally:
-    """Mutable counters behind :class:`ClientStats`, guarded by one condition variable.
-
-    ``flush()`` waits on :attr:`changed` until nothing is in flight, so every path
-    that takes events out of flight must go through :meth:`settle`.
-    """
-
-    def __init__(self) -> None:
-        self.changed = threading.Condition(threading.Lock())
-        self.in_flight = 0
-        self.sent = 0
-        self.rejected = 0
-        self.dropped_errors = 0
-        self.dropped_shutdown = 0
-        self.dropped_invalid = 0
-        self.retries = 0
-        self.batches = 0
-        self.invalid_responses = 0
-        self.last_error: str | None = None
-        self.last_success_at: datetime | None = None
-
-    def settle(
-        self,
-        count: int,
-        *,
-        sent: int = 0,
-        rejected: int = 0,
-        dropped_errors: int = 0,
-        dropped_shutdown: int = 0,
-        batches: int = 0,
-    ) -> None:
-        """Record ``count`` in-flight events as finished, by outcome (the rest went back)."""
-        with self.changed:
-            self.in_flight -= count
-            self.sent += sent
-            self.rejected += rejected
-            self.dropped_errors += dropped_errors
-            self.dropped_shutdown += dropped_shutdown
-            self.batches += batches
-            if batches:
-                self.last_success_at = datetime.now(timezone.utc)
-            self.changed.notify_all()
-
-    def add(self, name: str, amount: int = 1) -> None:
-        """Add ``amount`` to the counter ``name`` (retries, dropped_invalid, ...)."""
-        with self.changed:
-            setattr(self, name, getattr(self, name) + amount)
-
-    def error(self, message: str) -> None:
-        """Remember ``message`` as the last error."""
-        with self.changed:
-            self.last_error = message
-
-    def snapshot(self, *, tracked: int, dropped_queue_full: int, queued: int) -> ClientStats:
-        """A frozen copy, completed with the queue's own counters."""
-        with self.changed:
-            return ClientStats(
-                tracked=tracked,
-                sent=self.sent,
-                rejected=self.rejected,
-                dropped_queue_full=dropped_queue_full,
-                dropped_errors=self.dropped_errors,
-                dropped_shutdown=self.dropped_shutdown,
-                dropped_invalid=self.dropped_invalid,
-                retries=self.retries,
-                batches=self.batches,
-                invalid_responses=self.invalid_responses,
-                queued=queued,
-                in_flight=self.in_flight,
-                last_error=self.last_error,
-                last_success_at=self.last_success_at,
-            )

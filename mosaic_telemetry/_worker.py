@@ -1,222 +1,305 @@
-"""Dispatcher: moves queued events to the sender in send cycles, flushes, background loops."""
+"""Background: owns the worker thread, the asyncio task, the sender threads and their wake-ups.
+
+``flush``/``stop``/the exit flush are sends (``_dispatch.py``) repeated until
+nothing is left or their deadline passes; at a stop's deadline whatever is still
+out is counted (``unconfirmed`` or ``dropped_shutdown``) and abandoned.
+"""
 
 from __future__ import annotations
 
+import atexit
+import os
 import threading
-from collections.abc import Callable
 
-from ._http import BACKOFF_BASE_S, BACKOFF_CAP_S
+from ._deadline import MAX_WAIT_S, Deadline
+from ._dispatch import Dispatcher, load_send_path
 from ._log import LazyLogger
+from ._retry import cycle_pause
+from ._threads import SenderPool, Wakeup, in_thread, start_thread
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
 if TYPE_CHECKING:
     import asyncio
-    from concurrent.futures import Executor, Future
+    from collections.abc import Callable
 
+    from ._ledger import Ledger
+    from ._request import Requester
     from ._sender import Sender
-    from ._stats import Tally
-    from .models import TaskCompletionEvent
-    from .queue import EventQueue
 
 
-__all__ = ["Dispatcher"]
+__all__ = ["Background"]
 
 logger = LazyLogger(__name__)
 
+SENDER_THREADS = 4
 
-class Dispatcher:
-    """Takes events out of the queue in batches and has them delivered.
 
-    A batch leaves the queue and enters the tally's ``in_flight`` under one lock,
-    so :meth:`flush` never sees an event that is in neither place; every batch is
-    settled or put back, so ``in_flight`` always returns to zero.
-    """
+class Background:
+    """The client's background machinery for one process (a forked child gets a new one)."""
 
     def __init__(
         self,
-        queue: EventQueue,
-        tally: Tally,
+        ledger: Ledger,
         sender: Sender,
+        requester: Requester,
         *,
         batch_size: int,
+        interval_s: float,
+        request_timeout_s: float,
+        max_retries: int,
+        shutdown_s: float,
         clock: Callable[[], float],
-        pool: Callable[[], Executor | None],
     ) -> None:
-        self._queue = queue
-        self._tally = tally
+        self._ledger = ledger
         self._sender = sender
+        self._requester = requester
         self._batch_size = batch_size
+        self._interval_s = interval_s
+        # A background cycle has no caller waiting: each batch gets its retries' worth
+        # of time from when it starts, and a stop cuts whatever is left.
+        self._batch_budget_s = max(interval_s, request_timeout_s) * (max_retries + 1)
+        self._shutdown_s = shutdown_s
         self._clock = clock
-        self._pool = pool
-        self.closed = False
-        """Once set (by stop), undelivered events count as dropped instead of going back."""
+        self._pid = os.getpid()
+        self._wake = Wakeup()
+        self._interrupt = threading.Event()  # set by stop: cuts backoff sleeps short
+        self._life = threading.RLock()  # start/stop; an RLock, for signal handlers
+        self._thread: threading.Thread | None = None
+        self._run_id = 0
+        self._pool: SenderPool | None = None
+        self._dispatcher = Dispatcher(ledger, sender, batch_size)
+        self._cycle_deadline: Deadline | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._exit_hook = False
 
-    def _take_batches(self) -> list[list[TaskCompletionEvent]]:
-        batches: list[list[TaskCompletionEvent]] = []
-        with self._tally.changed:
-            while True:
-                batch = self._queue.drain(self._batch_size)
-                if not batch:
-                    return batches
-                self._tally.in_flight += len(batch)
-                batches.append(batch)
+    # -- state ------------------------------------------------------------------------
 
-    def send_pending(
-        self, deadline: float, interrupt: threading.Event | None = None, *, inline: bool = False
-    ) -> bool:
-        """Send everything queued now, batches in parallel on the pool unless ``inline``.
+    @property
+    def running(self) -> bool:
+        """Whether the worker thread (of a sync or async start) is active."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
 
-        Returns True when every event taken was settled (nothing put back, nothing
-        still in flight at the deadline). Events that go back keep their order.
-        """
-        batches = self._take_batches()
-        if not batches:
-            return True
-        # The first batch goes alone: if the server is failing, the others go back
-        # untried instead of hitting it all at once.
-        first_back = self._deliver(batches[0], deadline, interrupt)
-        if first_back:
-            self._restore(first_back + [event for batch in batches[1:] for event in batch])
-            return False
-        batches = batches[1:]
-        if not batches:
-            return True
-        pool = None if inline or len(batches) == 1 else self._pool()
-        if pool is None:
-            returned = [self._deliver(batch, deadline, interrupt) for batch in batches]
-            return self._restore([event for events in returned for event in events])
-        from concurrent.futures import wait  # noqa: PLC0415  # first send only
+    @property
+    def started(self) -> bool:
+        """Whether start() ran and no stop since (true in a forked child whose threads are gone)."""
+        return self._thread is not None
 
-        futures: list[Future[list[TaskCompletionEvent]]] = []
-        inline_back: list[TaskCompletionEvent] = []
-        for index, batch in enumerate(batches):
-            try:
-                futures.append(pool.submit(self._deliver, batch, deadline, interrupt))
-            except RuntimeError:  # the pool is shut down (interpreter exit): stay on this thread
-                for rest in batches[index:]:
-                    inline_back.extend(self._deliver(rest, deadline, interrupt))
-                break
-        done, late = wait(futures, timeout=max(0.0, deadline - self._clock()))
-        back = [event for future in futures if future in done for event in future.result()]
-        ok = self._restore(back + inline_back)
-        for future in late:  # still in flight: each settles itself when it ends
-            future.add_done_callback(self._restore_late)
-        return ok and not late
+    def wake(self) -> None:
+        """A batch is full: have the worker send now (safe from any context)."""
+        if self._thread is not None:
+            self._wake.set()
 
-    def _deliver(
-        self,
-        batch: list[TaskCompletionEvent],
-        deadline: float,
-        interrupt: threading.Event | None,
-    ) -> list[TaskCompletionEvent]:
-        try:
-            return self._sender.deliver(batch, deadline, interrupt)
-        except Exception:  # deliver settles what it can; a bug must not strand events
-            logger.exception("telemetry delivery failed")
-            return batch
+    def deadline(self, timeout_s: float | None) -> Deadline:
+        """``timeout_s`` from now, or the shutdown timeout when None."""
+        return Deadline.after(self._shutdown_s if timeout_s is None else timeout_s, self._clock)
 
-    def _restore(self, back: list[TaskCompletionEvent]) -> bool:
-        """Put undelivered events back at the front (in order), or drop them once closed."""
-        if not back:
-            return True
-        count = len(back)
-        if self.closed:
-            self._tally.settle(count, dropped_shutdown=count)
-        else:
-            self._queue.put_back(back)  # before settle: flush must see them queued
-            self._tally.settle(count)
-        return False
+    # -- sending ----------------------------------------------------------------------
 
-    def _restore_late(self, future: Future[list[TaskCompletionEvent]]) -> None:
-        self._restore(future.result())
-
-    def flush(self, deadline: float, *, inline: bool = False) -> bool:
-        """Send until the queue is empty and nothing is in flight; False at the deadline.
+    def flush(self, deadline: Deadline, *, parallel: bool | None = None) -> bool:
+        """Send until nothing is queued or in flight; False at the deadline.
 
         A send that had to put events back ends the flush (False) rather than
         hammering a failing server until the deadline.
         """
-        tally = self._tally
+        if parallel is None:
+            parallel = self.running
+        ledger = self._ledger
         while True:
-            if not self.send_pending(deadline, inline=inline):
+            if not self._dispatcher.send(deadline, None, self._senders() if parallel else None):
                 return False
-            with tally.changed:
-                while tally.in_flight > 0:  # another sender's batches: wait for them
-                    remaining = deadline - self._clock()
-                    if remaining <= 0:
-                        return False
-                    tally.changed.wait(remaining)
-                if self._queue.is_empty:
-                    return True
-            if self._clock() >= deadline:
+            if not ledger.wait_settled(deadline):
+                return False
+            if ledger.idle():
+                return True
+            if deadline.expired():
                 return False
 
-    def run_thread(
-        self,
-        *,
-        interval_s: float,
-        cycle_s: float,
-        wake: threading.Event,
-        interrupt: threading.Event,
-        stopping: Callable[[], bool],
-    ) -> None:
-        """Background thread body: a send cycle every interval, or as soon as a batch is full."""
+    # -- the worker thread ------------------------------------------------------------
+
+    def _senders(self) -> SenderPool:
+        """The sender threads' pool (its threads start with the first parallel send)."""
+        pool = self._pool
+        if pool is None:
+            pool = self._pool = SenderPool(SENDER_THREADS)
+        return pool
+
+    def start(self) -> bool:
+        """Start the worker thread; False when it runs already or no thread may start."""
+        with self._life:
+            if self.running:
+                return False
+            load_send_path()
+            self._run_id += 1
+            self._interrupt.clear()
+            self._wake.clear()
+            run_id = self._run_id
+            thread = start_thread(lambda: self._run(run_id), "worker", daemon_only=False)
+            if thread is None:
+                return False
+            self._thread = thread
+            self._register_exit(daemon=thread.daemon)
+            return True
+
+    def _run(self, run_id: int) -> None:
+        """Worker body: a send every interval, or as soon as a batch is full."""
         failures = 0
-        while not stopping():
-            wake.wait(interval_s)
-            wake.clear()
-            if stopping():
+        while self._run_id == run_id:
+            self._wake.wait(self._interval_s)
+            if self._run_id != run_id:
                 return
-            if self._cycle(cycle_s, interrupt):
+            if self._cycle():
                 failures = 0
-                if self._queue.size >= self._batch_size:
-                    wake.set()  # a burst: go on at once rather than wait out the interval
-            else:
-                # A failing server is not hammered by new events' wake-ups: pause
-                # (interruptibly: stop() sets ``interrupt``) before listening again.
-                interrupt.wait(self._pause_s(failures, interval_s))
-                failures += 1
+                if self._ledger.size >= self._batch_size:
+                    self._wake.set()  # a burst: go on at once rather than wait the interval
+                continue
+            # A failing server is not hammered by new events' wake-ups: rest first
+            # (interruptibly: stop() sets the interrupt).
+            retry_after_s = max(0.0, self._requester.not_before - self._clock())
+            self._interrupt.wait(cycle_pause(failures, self._interval_s, retry_after_s))
+            failures += 1
 
-    async def run_async(
-        self,
-        *,
-        interval_s: float,
-        cycle_s: float,
-        wake: asyncio.Event,
-        interrupt: threading.Event,
-        stopping: Callable[[], bool],
-        coordinator: Executor,
-    ) -> None:
-        """Background task body: like :meth:`run_thread`, with blocking work off the loop."""
-        import asyncio  # noqa: PLC0415  # only for the async submitter
-
-        loop = asyncio.get_running_loop()
-        failures = 0
-        while not stopping():
-            try:
-                await asyncio.wait_for(wake.wait(), timeout=interval_s)
-            except asyncio.TimeoutError:
-                pass
-            wake.clear()
-            if stopping():
-                return
-            if await loop.run_in_executor(coordinator, self._cycle, cycle_s, interrupt):
-                failures = 0
-                if self._queue.size >= self._batch_size:
-                    wake.set()
-            else:  # as in run_thread; the wait runs on the coordinator, off the loop
-                pause_s = self._pause_s(failures, interval_s)
-                await loop.run_in_executor(coordinator, interrupt.wait, pause_s)
-                failures += 1
-
-    def _pause_s(self, failures: int, interval_s: float) -> float:
-        """How long to rest after a failed cycle: growing backoff, or Retry-After."""
-        backoff_s = min(BACKOFF_CAP_S, BACKOFF_BASE_S * (1 << min(failures, 8)))
-        return min(interval_s, max(backoff_s, self._sender.not_before - self._clock()))
-
-    def _cycle(self, cycle_s: float, interrupt: threading.Event) -> bool:
+    def _cycle(self) -> bool:
+        deadline = self._cycle_deadline = Deadline.after(MAX_WAIT_S, self._clock)
         try:
-            return self.send_pending(self._clock() + cycle_s, interrupt)
-        except Exception:  # the loop must survive anything; the host never sees it
+            return self._dispatcher.send(
+                deadline, self._interrupt, self._senders(), budget_s=self._batch_budget_s
+            )
+        except Exception:  # the worker must survive anything; the host never sees it
             logger.exception("telemetry send cycle failed")
             return False
+        finally:
+            self._cycle_deadline = None
+
+    def _halt(self, deadline: Deadline | None) -> threading.Thread | None:
+        """Tell the worker and every send in progress to end (by ``deadline``)."""
+        self._run_id += 1
+        self._interrupt.set()
+        self._wake.set()
+        cycle = self._cycle_deadline
+        if cycle is not None and deadline is not None:
+            cycle.cut(deadline.at)
+        self._dispatcher.interrupt()
+        thread, self._thread = self._thread, None
+        return thread
+
+    def stop(self, deadline: Deadline, *, exiting: bool = False) -> None:
+        """Stop the worker and send what is left by ``deadline``; count what is not sent."""
+        with self._life:
+            thread = self._halt(deadline)
+            try:
+                self.flush(deadline, parallel=not exiting and self._pool is not None)
+            except Exception:
+                logger.exception("telemetry final flush failed")
+            finally:
+                self._finish(thread, deadline, exiting=exiting)
+
+    def _finish(
+        self, thread: threading.Thread | None, deadline: Deadline, *, exiting: bool
+    ) -> None:
+        unconfirmed, dropped = self._ledger.abandon()
+        self._requester.abort()  # requests still out end now; their results are ignored
+        if exiting:
+            self._ledger.mark_exited()
+        if unconfirmed or dropped:
+            logger.warning(
+                "telemetry shutdown: %d event(s) could not be delivered in time, "
+                "%d more were sent but not confirmed",
+                dropped,
+                unconfirmed,
+            )
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(deadline.remaining())
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+        self._requester.close()
+        if self._exit_hook and not exiting:
+            atexit.unregister(self._at_exit)
+            self._exit_hook = False
+
+    def _register_exit(self, *, daemon: bool) -> None:
+        if not daemon:
+            # A non-daemon worker is joined before atexit hooks run: stop it earlier.
+            register = getattr(threading, "_register_atexit", None)
+            if register is not None:
+                try:
+                    register(self._at_exit)
+                except RuntimeError:  # the interpreter is already shutting down
+                    pass
+        if not self._exit_hook:
+            atexit.register(self._at_exit)
+            self._exit_hook = True
+
+    def _at_exit(self) -> None:
+        """Interpreter exit without stop(): send what is left on this thread, by the timeout.
+
+        No new thread may start at exit (3.12+), so the final send runs inline; the
+        sender threads still mid-request are not waited for past the deadline.
+        """
+        if self._pid != os.getpid() or self._exit_hook is False:
+            return  # a forked child's copy of the parent's hook, or already stopped
+        self._exit_hook = False
+        try:
+            self.stop(self.deadline(None), exiting=True)
+        except Exception:  # noqa: S110  # at exit there is nowhere left to report
+            pass
+
+    # -- asyncio ------------------------------------------------------------------------
+
+    async def start_async(self) -> None:
+        """Start the worker and a task in the running loop that supervises it."""
+        import asyncio  # noqa: PLC0415  # only for the async API
+
+        loop = asyncio.get_running_loop()
+        if self.running or not self.start():
+            return
+        thread = self._thread
+        ended: asyncio.Future[None] = loop.create_future()
+
+        def watch() -> None:  # on a helper thread: tell the task when the worker ends
+            if thread is not None:
+                thread.join()
+            try:
+                loop.call_soon_threadsafe(_resolve, ended)
+            except RuntimeError:  # the loop is closed
+                pass
+
+        start_thread(watch, "watch")
+        supervise = self._supervise(ended, self._run_id)
+        self._task = loop.create_task(supervise, name="mosaic-telemetry-submitter")
+
+    async def _supervise(self, ended: asyncio.Future[None], run_id: int) -> None:
+        import asyncio  # noqa: PLC0415
+
+        try:
+            await ended
+        except asyncio.CancelledError:  # the loop is going away without stop_async()
+            # Never wait on the loop: if start/stop holds the lock, a stop is under way.
+            if self._life.acquire(blocking=False):
+                try:
+                    if self._run_id == run_id:  # not a later start()'s worker
+                        self._halt(None)  # stop() (or the exit flush) sends what is left
+                finally:
+                    self._life.release()
+            raise
+
+    async def stop_async(self, deadline: Deadline) -> None:
+        """Like :meth:`stop`, awaited from any loop or thread without blocking it."""
+        import asyncio  # noqa: PLC0415
+
+        task, self._task = self._task, None
+        await in_thread(lambda: self.stop(deadline), "stop")
+        if task is not None and not task.done():
+            try:
+                if task.get_loop() is asyncio.get_running_loop():
+                    task.cancel()
+                else:
+                    task.get_loop().call_soon_threadsafe(task.cancel)
+            except RuntimeError:  # its loop is closed: nothing left to cancel
+                pass
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

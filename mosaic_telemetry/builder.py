@@ -125,8 +125,8 @@ class EventBuilder:
         """Set whether all quality gates passed, and which gates ran and failed."""
         values = self._values
         values["quality_gate_passed"] = passed
-        values["quality_gates_run"] = list(gates_run) if gates_run is not None else []
-        values["quality_gates_failed"] = list(gates_failed) if gates_failed is not None else []
+        values["quality_gates_run"] = _gates(gates_run)
+        values["quality_gates_failed"] = _gates(gates_failed)
         return self
 
     def context(
@@ -150,3 +150,13 @@ class EventBuilder:
 
     def __repr__(self) -> str:
         return f"EventBuilder(instance_id={str(self._values['instance_id'])!r})"
+
+
+def _gates(gates: Iterable[QualityGate | str] | None) -> Any:
+    """A list of ``gates``; a value that is no iterable is kept for build() to report."""
+    if gates is None:
+        return []
+    try:
+        return list(gates)
+    except Exception:  # a setter never raises: build() names the field and the rule
+        return gates

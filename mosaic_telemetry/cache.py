@@ -11,11 +11,16 @@ from .models import PredictionQuery, PredictionResponse
 __all__ = ["PredictionCache"]
 
 
+DEFAULT_MAX_ENTRIES = 10_000
+
+
 class PredictionCache:
     """Prediction responses keyed by a query's four dimensions, each kept for ``ttl_seconds``.
 
     Expiry runs on ``clock`` (``time.monotonic`` by default), so wall-clock jumps
-    change nothing; an expired entry reads as ``None`` and is removed.
+    change nothing; an expired entry reads as ``None`` and is removed. The cache
+    holds at most ``max_entries``: each ``put`` first removes the entries that have
+    expired, then, if it is still full, the oldest one.
     """
 
     def __init__(
@@ -23,11 +28,15 @@ class PredictionCache:
         ttl_seconds: float = 21600.0,
         *,
         clock: Callable[[], float] = time.monotonic,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
     ) -> None:
         if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, (int, float)):
             raise ValueError(f"ttl_seconds must be a number, got {ttl_seconds!r}")
         if not ttl_seconds >= 0:
             raise ValueError(f"ttl_seconds must be 0 or more, got {ttl_seconds!r}")
+        if isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 1:
+            raise ValueError(f"max_entries must be a positive int, got {max_entries!r}")
+        self._max_entries = max_entries
         self._ttl_s = float(ttl_seconds)
         self._clock = clock
         self._entries: dict[tuple[str, str, str, str], tuple[float, PredictionResponse]] = {}
@@ -47,10 +56,20 @@ class PredictionCache:
             return response
 
     def put(self, query: PredictionQuery, response: PredictionResponse) -> None:
-        """Store ``response`` for ``query`` until the TTL runs out."""
-        expires_at = self._clock() + self._ttl_s
+        """Store ``response`` for ``query`` until the TTL runs out (expired entries go first)."""
+        now = self._clock()
+        key = query.key
         with self._lock:
-            self._entries[query.key] = (expires_at, response)
+            entries = self._entries
+            entries.pop(
+                key, None
+            )  # a renewed entry moves to the end: the dict stays in expiry order
+            while entries:  # one TTL for all: the oldest entries expire first
+                oldest = next(iter(entries))
+                if entries[oldest][0] > now and len(entries) < self._max_entries:
+                    break
+                del entries[oldest]  # expired, or the oldest of a full cache
+            entries[key] = (now + self._ttl_s, response)
 
     def clear(self) -> None:
         """Remove every entry."""
@@ -65,6 +84,11 @@ class PredictionCache:
     def size(self) -> int:
         """Number of entries, expired ones not yet read included."""
         return len(self._entries)
+
+    @property
+    def max_entries(self) -> int:
+        """The most entries the cache holds."""
+        return self._max_entries
 
     @property
     def ttl_seconds(self) -> float:

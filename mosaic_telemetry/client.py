@@ -1,28 +1,26 @@
-"""TelemetryClient: non-blocking track(), background delivery, cached predictions."""
+"""TelemetryClient: the public facade over the ledger, the background worker and the cache."""
 
 from __future__ import annotations
 
-import atexit
-import os
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterable
 from types import TracebackType
 
-from ._log import LazyLogger
-from ._stats import ClientStats, Tally
-from ._worker import Dispatcher
+from . import _fork, _unsent
+from ._http import safe_url
+from ._intake import Intake
+from ._ledger import FEEDBACK, INVALID
+from ._log import LazyLogger, emitting
+from ._process import Process
+from ._settings import Settings
+from ._stats import ClientStats
+from .builder import EventBuilder
 from .cache import PredictionCache
 from .models import PredictionQuery, PredictionResponse, TaskCompletionEvent
-from .queue import EventQueue
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
 if TYPE_CHECKING:
-    import asyncio
-    from concurrent.futures import Executor, ThreadPoolExecutor
-    from typing import Any
-
     from .config import TelemetryConfig
 
 
@@ -30,56 +28,12 @@ __all__ = ["TelemetryClient"]
 
 logger = LazyLogger(__name__)
 
-_POOL_WORKERS = 4
-_THREAD_NAME = "mosaic-telemetry"
-_getpid = os.getpid
-
-_live_clients: weakref.WeakSet[TelemetryClient] = weakref.WeakSet()
-_fork_hook_installed = False
-_fork_hook_lock = threading.Lock()
-
-
-def _after_fork_in_child() -> None:
-    global _fork_hook_lock  # noqa: PLW0603  # the parent may have held it at fork time
-    _fork_hook_lock = threading.Lock()
-    for client in list(_live_clients):
-        client._reset_after_fork()
-
-
-def _watch_forks(client: TelemetryClient) -> None:
-    """Register ``client`` for the fork hook (installed once, on first use, not at import)."""
-    global _fork_hook_installed  # noqa: PLW0603  # one process-wide hook
-    with _fork_hook_lock:
-        _live_clients.add(client)
-        if not _fork_hook_installed and hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=_after_fork_in_child)
-            _fork_hook_installed = True
-
-
-# Thread waits refuse timeouts past threading.TIMEOUT_MAX; a year is "forever" here.
-_MAX_WAIT_S = min(threading.TIMEOUT_MAX, 365 * 86400.0)
-
-
-def _number(value: Any, default: float, *, minimum: float = 0.0) -> float:
-    """``value`` when it is a usable number above ``minimum`` (capped), else ``default``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > minimum:
-        return default
-    return _seconds(value)
-
-
-def _seconds(value: float) -> float:
-    """``value`` as a wait every thread primitive accepts: 0 to a year, NaN as 0."""
-    seconds = float(value)
-    if not seconds > 0:  # also NaN
-        return 0.0
-    return min(seconds, _MAX_WAIT_S)
-
 
 class TelemetryClient:
     """Queues events from any thread and sends them in batches in the background.
 
     ``track()`` never blocks and never raises. ``start()`` (a thread) or
-    ``await start_async()`` (an asyncio task) sends every
+    ``await start_async()`` (a task supervising that thread) sends every
     ``submit_interval_seconds`` and as soon as ``batch_size`` events are queued;
     ``stop()``/``stop_async()`` send what is left within ``shutdown_timeout_seconds``.
 
@@ -104,81 +58,33 @@ class TelemetryClient:
         if self._enabled:
             for problem in config.validate():
                 logger.warning("telemetry config: %s", problem)
-        self._batch_size = int(config.batch_size) if 1 <= _int(config.batch_size) <= 100 else 100
-        self._max_queue = _int(config.max_queue_size) if _int(config.max_queue_size) > 0 else 1000
-        self._interval_s = _number(config.submit_interval_seconds, 300.0)
-        self._shutdown_s = _number(config.shutdown_timeout_seconds, 5.0)
-        self._request_timeout_s = _number(config.request_timeout_seconds, 10.0)
-        self._max_retries = max(0, _int(config.max_retries))
-        ttl = config.prediction_cache_ttl_seconds
-        usable_ttl = isinstance(ttl, (int, float)) and not isinstance(ttl, bool) and ttl >= 0
-        self._cache = PredictionCache(_seconds(ttl) if usable_ttl else 21600.0, clock=clock)
-        self._atexit_registered = False
+        self._settings = settings = Settings.of(config)
+        self._batch_size = settings.batch_size
+        self._cache = PredictionCache(settings.cache_ttl_s, clock=clock)
         self._fork_claims: dict[int, int] = {}
-        self._init_process_state()
+        self._core = Process(config, settings, clock, sleep)
+        self._intake = Intake()
         if self._enabled:
-            _watch_forks(self)
+            _fork.watch(self)
+            _unsent.watch(self)
 
-    def _init_process_state(self) -> None:
-        """Everything that belongs to one process: queue, counters, locks, workers."""
-        self._pid = _getpid()
-        self._queue = EventQueue(self._max_queue)
-        self._tally = Tally()
-        self._lifecycle = threading.RLock()
-        self._wake = threading.Event()
-        self._interrupt = threading.Event()
-        self._stopping = False
-        self._run_id = 0
-        self._thread: threading.Thread | None = None
-        self._pool_executor: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
-        self._pool_closed = False
-        self._coordinator: ThreadPoolExecutor | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._async_wake: asyncio.Event | None = None
-        self._async_wake_pending = False
-        from ._sender import Sender  # noqa: PLC0415  # first client only
+    def _process(self) -> Process:
+        """This process's state; a fresh one after a fork the at-fork hook missed."""
+        core = self._core
+        return core if core.pid == _fork.getpid() else self._after_fork()
 
-        self._sender = Sender(
-            self._config,
-            self._tally,
-            clock=self._clock,
-            sleeper=self._sleeper,
-            max_retries=self._max_retries,
-            request_timeout_s=self._request_timeout_s,
-        )
-        self._dispatcher = Dispatcher(
-            self._queue,
-            self._tally,
-            self._sender,
-            batch_size=self._batch_size,
-            clock=self._clock,
-            pool=self._pool,
-        )
-
-    def _sleeper(self, seconds: float, interrupt: threading.Event | None) -> bool:
-        if self._sleep is None:
-            from ._sender import real_sleeper  # noqa: PLC0415
-
-            return real_sleeper(seconds, interrupt)
-        self._sleep(seconds)
-        return interrupt is not None and interrupt.is_set()
-
-    def _pool(self) -> Executor | None:
-        """The client's HTTP thread pool, created on first use."""
-        # Its own lock, not the life-cycle one: stop() holds that while it flushes,
-        # and a worker asking for the pool then must not wait for stop() to end.
-        with self._pool_lock:
-            if self._pool_closed:  # after stop(): stragglers send on their own thread
-                return None
-            if self._pool_executor is None:
-                from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
-
-                self._pool_executor = ThreadPoolExecutor(
-                    max_workers=_POOL_WORKERS, thread_name_prefix=f"{_THREAD_NAME}-send"
-                )
-            return self._pool_executor
+    def _after_fork(self) -> Process:
+        """In a forked child: empty queue, new counters and sockets, a worker if one ran."""
+        pid = _fork.getpid()
+        # Two threads of a C-forked child may notice at once: only the first resets.
+        if self._fork_claims.setdefault(pid, threading.get_ident()) != threading.get_ident():
+            return self._core
+        was_running = self._core.background.started
+        self._core = core = Process(self._config, self._settings, self._clock, self._sleep)
+        self._cache._after_fork()
+        if was_running:
+            core.background.start()
+        return core
 
     # -- properties -------------------------------------------------------------
 
@@ -190,85 +96,86 @@ class TelemetryClient:
     @property
     def queue_size(self) -> int:
         """Number of events waiting in the in-memory queue."""
-        return self._queue.size
+        return self._core.ledger.size
 
     @property
     def is_running(self) -> bool:
         """Whether the background submitter (thread or asyncio task) is active."""
-        thread, task = self._thread, self._task
-        return bool(
-            (thread is not None and thread.is_alive()) or (task is not None and not task.done())
-        )
+        return self._core.background.running
 
     @property
     def stats(self) -> ClientStats:
         """A snapshot of the delivery counters (see :class:`ClientStats`)."""
-        self._check_fork()
-        queue = self._queue
-        return self._tally.snapshot(
-            tracked=queue.total_put, dropped_queue_full=queue.dropped, queued=queue.size
-        )
+        return self._process().ledger.snapshot()
 
     def __repr__(self) -> str:
         return (
-            f"TelemetryClient(server_url={self._config.server_url!r}, "
+            f"TelemetryClient(server_url={safe_url(self._config.server_url)!r}, "
             f"enabled={self._enabled}, running={self.is_running}, queued={self.queue_size})"
         )
 
     # -- hot path ---------------------------------------------------------------
 
-    def track(self, event: TaskCompletionEvent) -> None:
+    def event(self) -> EventBuilder:
+        """A new :class:`EventBuilder` for this client's ``instance_id``. Never raises.
+
+        Hand it to :meth:`track` unbuilt: a builder that can't build (no
+        ``instance_id`` configured, a value out of range) is then dropped, counted
+        and logged, never raised.
+        """
+        try:
+            return EventBuilder(self._config.instance_id)
+        except Exception:  # an instance_id no builder takes: build() reports it
+            return EventBuilder("")
+
+    def track(self, event: TaskCompletionEvent | EventBuilder) -> None:
         """Queue ``event`` for sending. Never blocks, never raises, does no I/O.
 
-        Disabled: the event is dropped silently. Queue full: the oldest event is
-        evicted (counted in ``stats.dropped_queue_full``). Not an event: logged and
-        counted in ``stats.dropped_invalid``.
+        ``event`` is a :class:`TaskCompletionEvent`, or an :class:`EventBuilder`
+        that is built here: one that can't build is dropped, logged once per kind
+        of mistake (field, value, rule) and counted in ``stats.dropped_invalid``.
+        Safe from any thread, signal handler, finalizer or logging handler. Disabled:
+        the event is dropped silently (a builder is not even built). Queue full: the
+        oldest event is evicted (``stats.dropped_queue_full``). Neither an event nor
+        a builder: logged and counted in ``stats.dropped_invalid``.
         """
         try:
             if not self._enabled:
                 return
-            if self._pid != _getpid():  # inline: this is the hot path
-                self._reset_after_fork()
+            core = self._core
+            if core.pid != _fork.getpid():  # inline: this is the hot path
+                core = self._after_fork()
+            ledger = core.ledger
+            if emitting and threading.get_ident() in emitting:  # a host log handler that
+                # turns one of our own records into an event: logging must not feed on itself
+                ledger.put_marker(FEEDBACK)
+                return
             given: object = event  # the annotation is a promise callers may break
+            if not isinstance(given, TaskCompletionEvent) and isinstance(given, EventBuilder):
+                given = self._intake.build(given)  # logs why when it can't
+                if given is None:
+                    ledger.put_marker(INVALID)
+                    return
             if not isinstance(given, TaskCompletionEvent):
-                self._tally.add("dropped_invalid")
+                ledger.put_marker(INVALID)
                 logger.warning(
-                    "telemetry track() needs a TaskCompletionEvent, got %s; dropped",
+                    "telemetry track() needs a TaskCompletionEvent or an EventBuilder, "
+                    "got %s; dropped",
                     type(given).__name__,
                 )
                 return
-            queue = self._queue
-            queue.put(given)
-            if queue.size >= self._batch_size:
-                self._batch_ready()
+            if ledger.put_event(given, self._batch_size):
+                core.background.wake()
         except Exception:  # never into the host; logging itself is guarded too
-            try:
-                logger.exception("telemetry track() failed; event dropped")
-            except Exception:  # noqa: S110  # nothing left to report to
-                pass
-
-    def _batch_ready(self) -> None:
-        if self._thread is not None:
-            if not self._wake.is_set():
-                self._wake.set()
-            return
-        loop, wake = self._loop, self._async_wake
-        if loop is not None and wake is not None and not self._async_wake_pending:
-            self._async_wake_pending = True
-            try:
-                loop.call_soon_threadsafe(self._set_async_wake)
-            except RuntimeError:  # the loop is closed; the stop path sends what is left
-                self._async_wake_pending = False
-
-    def _set_async_wake(self) -> None:
-        self._async_wake_pending = False
-        if self._async_wake is not None:
-            self._async_wake.set()
+            logger.exception("telemetry track() failed; event dropped")
 
     # -- sending ----------------------------------------------------------------
 
     def flush(self, timeout: float | None = None) -> bool:
         """Send what is queued now and wait for it; works without :meth:`start`.
+
+        Without a running submitter the batches go one by one on the calling thread
+        (no thread is started). Returns by the deadline (plus at most half a second).
 
         Args:
             timeout: seconds to wait at most (default: ``shutdown_timeout_seconds``).
@@ -279,137 +186,29 @@ class TelemetryClient:
         if not self._enabled:
             return True
         try:
-            self._check_fork()
-            # Without a running submitter, stay on the caller's thread: plugin
-            # sandboxes that call flush() themselves may not want threads at all.
-            inline = not self.is_running
-            return self._dispatcher.flush(self._deadline(timeout), inline=inline)
+            background = self._process().background
+            return background.flush(background.deadline(timeout))
         except Exception:
             logger.exception("telemetry flush failed")
             return False
-
-    def _check_fork(self) -> None:
-        """After a fork the hooks missed (a C-level fork), start this process afresh."""
-        if self._pid != _getpid():
-            self._reset_after_fork()
-
-    def _deadline(self, timeout: float | None) -> float:
-        return self._clock() + (self._shutdown_s if timeout is None else _seconds(timeout))
 
     # -- sync life cycle ----------------------------------------------------------
 
     def start(self) -> None:
         """Start the background thread (no-op when disabled or already running)."""
-        if not self._enabled:
-            return
-        self._check_fork()
-        with self._lifecycle:
-            if self.is_running:
-                return
-            self._begin()
-            thread = threading.Thread(
-                target=self._dispatcher.run_thread,
-                kwargs={
-                    "interval_s": self._interval_s,
-                    "cycle_s": max(self._interval_s, self._request_timeout_s),
-                    "wake": self._wake,
-                    "interrupt": self._interrupt,
-                    "stopping": self._stop_check(),
-                },
-                name=f"{_THREAD_NAME}-worker",
-                daemon=True,
-            )
-            self._thread = thread
-            thread.start()
-
-    def _begin(self) -> None:
-        with self._pool_lock:
-            self._pool_closed = False
-        self._run_id += 1
-        self._stopping = False
-        self._dispatcher.closed = False
-        self._interrupt.clear()
-        self._wake.clear()
-        if not self._atexit_registered:
-            atexit.register(self._at_exit)
-            self._atexit_registered = True
-
-    def _stop_check(self) -> Callable[[], bool]:
-        """A check for one run's worker: true once stop() ran, even if start() ran again."""
-        run_id = self._run_id
-
-        def stopping() -> bool:
-            return self._stopping or self._run_id != run_id
-
-        return stopping
+        if self._enabled:
+            self._process().background.start()
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop the background thread and send what is left, within ``timeout`` seconds.
 
-        Safe to call twice, or without :meth:`start`. Events still undelivered at
-        the deadline are dropped and counted in ``stats.dropped_shutdown``.
+        Safe to call twice, or without :meth:`start`. Events still unsent at the
+        deadline are counted in ``stats.dropped_shutdown``, those whose request went
+        out without an answer in ``stats.unconfirmed``.
         """
-        if not self._enabled:
-            return
-        self._check_fork()
-        deadline = self._deadline(timeout)
-        with self._lifecycle:
-            thread = self._signal_stop()
-            self._final_flush(deadline, inline=False)
-            if thread is not None and thread is not threading.current_thread():
-                thread.join(max(0.0, deadline - self._clock()))
-            self._close()
-
-    def _signal_stop(self) -> threading.Thread | None:
-        self._stopping = True
-        self._interrupt.set()  # cut short any backoff sleep of a running cycle
-        self._wake.set()
-        loop = self._loop
-        if loop is not None and self._async_wake is not None:  # an async run: wake it too
-            try:
-                loop.call_soon_threadsafe(self._async_wake.set)
-            except RuntimeError:  # its loop is closed
-                pass
-        thread, self._thread = self._thread, None
-        return thread
-
-    def _final_flush(self, deadline: float, *, inline: bool) -> None:
-        try:
-            self._dispatcher.flush(deadline, inline=inline)
-        except Exception:
-            logger.exception("telemetry final flush failed")
-        self._dispatcher.closed = True
-        left = self._queue.clear()
-        if left:
-            self._tally.settle(0, dropped_shutdown=left)
-            logger.warning("telemetry shutdown: %d event(s) could not be delivered in time", left)
-
-    def _close(self) -> None:
-        with self._pool_lock:
-            pool, self._pool_executor = self._pool_executor, None
-            self._pool_closed = True
-        coordinator, self._coordinator = self._coordinator, None
-        for executor in (pool, coordinator):
-            if executor is not None:
-                # No cancel_futures: a queued batch must still run, see the passed
-                # deadline and settle as dropped, or flush() would wait for it forever.
-                executor.shutdown(wait=False)
-        if self._atexit_registered:
-            atexit.unregister(self._at_exit)
-            self._atexit_registered = False
-
-    def _at_exit(self) -> None:
-        """Interpreter exit without stop(): send what is left on this very thread.
-
-        At exit no new thread may start (3.12+) and the pool refuses work, so the
-        final flush runs inline; it still ends within the shutdown timeout.
-        """
-        try:
-            deadline = self._deadline(None)
-            self._signal_stop()
-            self._final_flush(deadline, inline=True)
-        except Exception:  # noqa: S110  # at exit there is nowhere left to report
-            pass
+        if self._enabled:
+            background = self._process().background
+            background.stop(background.deadline(timeout))
 
     def __enter__(self) -> TelemetryClient:
         self.start()
@@ -426,73 +225,22 @@ class TelemetryClient:
     # -- async life cycle ---------------------------------------------------------
 
     async def start_async(self) -> None:
-        """Start the background asyncio task in the running loop (no-op when disabled)."""
-        if not self._enabled:
-            return
-        import asyncio  # noqa: PLC0415  # only for the async submitter
-        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+        """Start the background submitter from the running loop (no-op when disabled).
 
-        with self._lifecycle:
-            if self.is_running:
-                return
-            self._begin()
-            self._loop = asyncio.get_running_loop()
-            self._async_wake = asyncio.Event()
-            self._coordinator = ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix=f"{_THREAD_NAME}-async"
-            )
-            self._task = self._loop.create_task(
-                self._dispatcher.run_async(
-                    interval_s=self._interval_s,
-                    cycle_s=max(self._interval_s, self._request_timeout_s),
-                    wake=self._async_wake,
-                    interrupt=self._interrupt,
-                    stopping=self._stop_check(),
-                    coordinator=self._coordinator,
-                ),
-                name=f"{_THREAD_NAME}-submitter",
-            )
+        A task in this loop supervises the worker thread; the loop is never blocked.
+        """
+        if self._enabled:
+            await self._process().background.start_async()
 
     async def stop_async(self, timeout: float | None = None) -> None:
-        """Stop the asyncio task and send what is left, within ``timeout`` seconds.
+        """Stop the submitter and send what is left, within ``timeout`` seconds.
 
-        The loop is never blocked: the final flush runs on a helper thread.
+        Works from any loop or thread (not only the one that started the client);
+        the final flush runs on a helper thread, so the loop is never blocked.
         """
-        if not self._enabled:
-            return
-        import asyncio  # noqa: PLC0415
-
-        deadline = self._deadline(timeout)
-        task, self._task = self._task, None
-        self._signal_stop()
-        if self._async_wake is not None:
-            self._async_wake.set()
-        if task is not None and not task.done():
-            try:
-                await asyncio.wait_for(
-                    asyncio.shield(task), timeout=max(0.0, deadline - self._clock())
-                )
-            except asyncio.TimeoutError:
-                pass  # its batches are in flight; the final flush waits for them
-            except asyncio.CancelledError:
-                if not task.cancelled():
-                    raise
-        loop = asyncio.get_running_loop()
-        done = loop.create_future()
-
-        def _flush_then_report() -> None:
-            self._final_flush(deadline, inline=False)
-            loop.call_soon_threadsafe(_resolve, done)
-
-        threading.Thread(
-            target=_flush_then_report, name=f"{_THREAD_NAME}-stop", daemon=True
-        ).start()
-        await done
-        if task is not None and not task.done():
-            task.cancel()
-        self._loop = None
-        self._async_wake = None
-        self._close()
+        if self._enabled:
+            background = self._process().background
+            await background.stop_async(background.deadline(timeout))
 
     async def __aenter__(self) -> TelemetryClient:
         await self.start_async()
@@ -519,7 +267,9 @@ class TelemetryClient:
     def refresh_predictions_sync(self, queries: Iterable[PredictionQuery]) -> None:
         """Fetch predictions (``POST /v1/predictions/batch``, chunks of 50) into the cache.
 
-        A failure is logged and leaves the cache as it was. No-op when empty or disabled.
+        A failure is logged (with its real cause, also in ``stats.last_error``) and
+        leaves the cache as it was. Returns within ``request_timeout_seconds`` times
+        ``max_retries + 1``. No-op when empty or disabled.
         """
         if not self._enabled:
             return
@@ -527,8 +277,16 @@ class TelemetryClient:
             wanted = [q for q in queries if isinstance(q, PredictionQuery)]
             if not wanted:
                 return
-            deadline = self._clock() + self._request_timeout_s * (self._max_retries + 1)
-            for query, response in self._sender.fetch_predictions(wanted, deadline):
+            from ._deadline import Deadline  # noqa: PLC0415
+            from ._predictions import fetch_predictions  # noqa: PLC0415  # first use only
+
+            settings = self._settings
+            deadline = Deadline.after(
+                settings.request_timeout_s * (settings.max_retries + 1), self._clock
+            )
+            core = self._process()
+            found = fetch_predictions(core.requester, core.ledger, core.health, wanted, deadline)
+            for query, response in found:
                 self._cache.put(query, response)
         except Exception:
             logger.exception("telemetry prediction refresh failed")
@@ -537,38 +295,9 @@ class TelemetryClient:
         """Like :meth:`refresh_predictions_sync`, without blocking the event loop."""
         if not self._enabled:
             return
-        import asyncio  # noqa: PLC0415
-
         wanted = list(queries)
         if not wanted:
             return
-        loop = asyncio.get_running_loop()
-        # The client's pool while it runs; otherwise the loop's default executor, so
-        # a client that was never started leaves no threads of its own behind.
-        pool = self._pool() if self.is_running else None
-        await loop.run_in_executor(pool, self.refresh_predictions_sync, wanted)
+        from ._threads import in_thread  # noqa: PLC0415
 
-    # -- fork safety ----------------------------------------------------------------
-
-    def _reset_after_fork(self) -> None:
-        """In a forked child: fresh locks, an empty queue, and a worker if the parent had one."""
-        pid = _getpid()
-        # Two threads of a C-forked child may notice at once: only the first resets.
-        if self._fork_claims.setdefault(pid, threading.get_ident()) != threading.get_ident():
-            return
-        was_running = self._thread is not None and not self._stopping
-        self._init_process_state()
-        self._cache._after_fork()
-        if was_running:
-            self.start()
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-def _int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        return 0
-    return value
+        await in_thread(lambda: self.refresh_predictions_sync(wanted), "predict")

@@ -20,7 +20,10 @@ from ._validation import Invalid, to_uuid
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
+
+    from .models import TaskCompletionEvent
 
 
 __all__ = ["DEFAULT_USER_AGENT", "ENV_PREFIX", "TelemetryConfig", "mask_secret"]
@@ -39,6 +42,10 @@ _FILL_FROM_ENV = {
     "spool_dir": "SPOOL_DIR",
 }
 _SPOOL_MIN_BYTES = 64 * 1024
+_HOOK_RULES = {
+    "before_send": "event -> event or None",
+    "dry_run_callback": "list of events -> None",
+}
 
 
 def mask_secret(secret: str) -> str:
@@ -79,6 +86,8 @@ class TelemetryConfig:
     gzip: bool = False
     spool_dir: str | None = None
     spool_max_bytes: int = 64 * 1024 * 1024
+    before_send: Callable[[TaskCompletionEvent], TaskCompletionEvent | None] | None = None
+    dry_run_callback: Callable[[list[TaskCompletionEvent]], None] | None = None
 
     def __post_init__(self) -> None:
         env = os.environ
@@ -124,6 +133,10 @@ class TelemetryConfig:
         if self.ca_file and not os.path.isfile(self.ca_file):
             problems.append(f"ca_file must name a readable file, got {self.ca_file[:200]!r}")
         problems.extend(self._spool_problems())
+        for name, rule in _HOOK_RULES.items():
+            hook: object = getattr(self, name)
+            if hook is not None and not callable(hook):
+                problems.append(f"{name} must be a callable ({rule}) or None, got {hook!r:.60}")
         return problems
 
     def _spool_problems(self) -> list[str]:

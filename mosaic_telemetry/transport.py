@@ -1,58 +1,91 @@
-"""The one place that opens connections: POST/GET with urllib, http(s) only, no redirects."""
+"""The one place that opens connections: http(s) only, no redirects, proxies from the environment.
+
+Each thread that sends takes a keep-alive connection from the transport's idle
+stack and gives it back after its request, so a client holds one connection
+per sender thread at most and reuses it batch after batch.
+"""
 
 from __future__ import annotations
 
+import os
 import threading
+from collections import deque
 
-from ._http import MAX_RESPONSE_BYTES, HttpResult, build_headers, check_endpoint
-from .errors import TelemetryError
+from ._deadline import Deadline
+from ._diagnose import TransportError
+from ._http import build_headers, check_endpoint, safe_url
+from .errors import ConfigurationError
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
 if TYPE_CHECKING:
-    import urllib.request
+    import ssl
 
+    from ._connection import Connection, Route
+    from ._http import HttpResult
     from .config import TelemetryConfig
 
 
 __all__ = ["Transport", "TransportError"]
 
-
-class TransportError(TelemetryError):
-    """A request got no HTTP response: connection refused or reset, timeout, TLS failure."""
+_MAX_IDLE = 8
 
 
 class Transport:
-    """Sends JSON bodies to the configured server with ``urllib.request``.
+    """Sends JSON bodies to the configured server over reused HTTP/1.1 connections.
 
-    The opener has handlers for ``http`` and ``https`` (and environment proxies)
-    only: no ``file:``/``ftp:``/``data:``, and no redirect handler, so a 3xx comes
-    back as a response and the bearer token never follows it to another origin.
-    TLS certificates are always verified, against ``ca_file`` when it is set.
+    Only ``http`` and ``https``; a 3xx comes back as a response and is never
+    followed, so the bearer token never reaches another origin. TLS certificates
+    are always verified, against ``ca_file`` when it is set (``ca_file`` is read
+    for ``https`` URLs only). ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY`` are read
+    on the first request; HTTPS goes through a proxy in a ``CONNECT`` tunnel.
+
+    Raises:
+        ConfigurationError: a URL, key or user agent that can't be sent safely, or a
+            ``ca_file`` that can't be loaded for an ``https`` URL.
     """
 
     def __init__(self, config: TelemetryConfig) -> None:
         check_endpoint(config.server_url, config.api_key, config.user_agent)
-        self._base_url = config.server_url.rstrip("/")
+        from urllib.parse import urlsplit  # noqa: PLC0415  # first send only
+
+        base_url = config.server_url.rstrip("/")
+        parts = urlsplit(base_url)
+        try:
+            port = parts.port
+        except ValueError:
+            raise ConfigurationError(
+                f"server_url has an invalid port: {safe_url(base_url)}"
+            ) from None
+        if not parts.hostname:
+            raise ConfigurationError(f"server_url names no host: {safe_url(base_url)}")
+        self._base_url = base_url
+        self._scheme = parts.scheme.lower()
+        self._host = parts.hostname
+        self._port = port or (443 if self._scheme == "https" else 80)
+        self._base_path = parts.path
         self._gzip = bool(config.gzip)
-        self._ca_file = config.ca_file or None
         self._headers = build_headers(config.api_key, config.user_agent, gzipped=self._gzip)
-        self._opener: urllib.request.OpenerDirector | None = None
-        self._lock = threading.Lock()
+        self._context: ssl.SSLContext | None = None
+        if self._scheme == "https":
+            self._context = _tls_context(config.ca_file or None)
+        self._route: Route | None = None
+        self._idle: deque[Connection] = deque()
+        self._busy: set[Connection] = set()
+        self._busy_lock = threading.RLock()  # an RLock: stop() may run in a signal handler
+        self._pid = os.getpid()
 
     def __repr__(self) -> str:
-        return f"Transport(base_url={self._base_url!r})"
+        return f"Transport(base_url={safe_url(self._base_url)!r})"
 
-    def _get_opener(self) -> urllib.request.OpenerDirector:
-        opener = self._opener
-        if opener is not None:
-            return opener
-        with self._lock:
-            if self._opener is None:
-                self._opener = _build_opener(self._ca_file)
-            return self._opener
-
-    def post(self, path: str, body: bytes, *, timeout_s: float) -> HttpResult:
-        """POST ``body`` (JSON bytes) to ``server_url + path``.
+    def post(
+        self,
+        path: str,
+        body: bytes,
+        *,
+        deadline: Deadline | None = None,
+        timeout_s: float | None = None,
+    ) -> HttpResult:
+        """POST ``body`` (JSON bytes) to ``server_url + path`` by ``deadline`` (or ``timeout_s``).
 
         Raises:
             TransportError: no HTTP response came back (the message holds no secret).
@@ -61,12 +94,14 @@ class Transport:
             import gzip  # noqa: PLC0415  # only when compression is configured
 
             body = gzip.compress(body, compresslevel=6)
-        return self._request("POST", path, body, self._headers, timeout_s)
+        return self._request("POST", path, body, dict(self._headers), _when(deadline, timeout_s))
 
-    def get(self, path: str, *, timeout_s: float) -> HttpResult:
+    def get(
+        self, path: str, *, deadline: Deadline | None = None, timeout_s: float | None = None
+    ) -> HttpResult:
         """GET ``server_url + path`` without credentials (used for ``/v1/health``)."""
         headers = {"Accept": "application/json", "User-Agent": self._headers["User-Agent"]}
-        return self._request("GET", path, None, headers, timeout_s)
+        return self._request("GET", path, None, headers, _when(deadline, timeout_s))
 
     def _request(
         self,
@@ -74,52 +109,119 @@ class Transport:
         path: str,
         body: bytes | None,
         headers: dict[str, str],
-        timeout_s: float,
+        deadline: Deadline,
     ) -> HttpResult:
-        import http.client  # noqa: PLC0415  # loaded on first send, not at import
-        import urllib.error  # noqa: PLC0415
-        import urllib.request  # noqa: PLC0415
-
-        url = self._base_url + path
-        request = urllib.request.Request(url, data=body, headers=headers, method=method)  # noqa: S310  # scheme checked in __init__
+        connection = self._checkout()
         try:
-            opener = self._get_opener()
-            with opener.open(request, timeout=max(timeout_s, 0.001)) as response:
-                raw = response.read(MAX_RESPONSE_BYTES + 1)
-                if len(raw) <= MAX_RESPONSE_BYTES and response.length:
-                    # read(n) returns short, without raising, when the peer hangs up
-                    # before Content-Length bytes came: that is no answer at all.
-                    raise http.client.IncompleteRead(raw, response.length)
-                return HttpResult(
-                    status=int(response.status),
-                    body=raw[:MAX_RESPONSE_BYTES],
-                    retry_after=response.headers.get("Retry-After"),
-                    truncated=len(raw) > MAX_RESPONSE_BYTES,
-                )
-        except (OSError, http.client.HTTPException, urllib.error.URLError, ValueError) as exc:
-            raise TransportError(_describe(exc, url)) from None
+            return connection.request(method, self._base_path + path, body, headers, deadline)
+        finally:
+            self._checkin(connection)
+
+    # -- connections -----------------------------------------------------------------
+
+    def _checkout(self) -> Connection:
+        if self._pid != os.getpid():  # a forked child: the parent's sockets are not ours
+            self._pid = os.getpid()
+            self._idle = deque()
+            self._busy = set()
+            self._busy_lock = threading.RLock()
+        try:
+            connection = self._idle.pop()
+        except IndexError:
+            from ._connection import Connection  # noqa: PLC0415  # first send only
+
+            connection = Connection(self._get_route(), self._context)
+        with self._busy_lock:
+            self._busy.add(connection)
+        return connection
+
+    def _checkin(self, connection: Connection) -> None:
+        with self._busy_lock:
+            self._busy.discard(connection)
+        if len(self._idle) < _MAX_IDLE:
+            self._idle.append(connection)
+        else:
+            connection.close()
+
+    def _get_route(self) -> Route:
+        route = self._route
+        if route is None:
+            route = self._route = _route(self._scheme, self._host, self._port)
+        return route
+
+    def abort(self) -> None:
+        """End every request in progress at once (their threads see a failure)."""
+        with self._busy_lock:
+            busy = list(self._busy)
+        for connection in busy:
+            connection.abort()
+
+    def close(self) -> None:
+        """Close the idle connections (a later request opens a new one)."""
+        while True:
+            try:
+                connection = self._idle.pop()
+            except IndexError:
+                return
+            connection.close()
+
+    def __del__(self) -> None:
+        try:
+            if self._pid == os.getpid():
+                self.close()
+        except Exception:  # noqa: S110  # interpreter teardown: nothing to report to
+            pass
 
 
-def _build_opener(ca_file: str | None) -> urllib.request.OpenerDirector:
-    import ssl  # noqa: PLC0415  # loaded on first send, not at import
+def _when(deadline: Deadline | None, timeout_s: float | None) -> Deadline:
+    if deadline is not None:
+        return deadline
+    return Deadline.after(max(timeout_s if timeout_s is not None else 10.0, 0.001))
+
+
+def _tls_context(ca_file: str | None) -> ssl.SSLContext:
+    from ._sockets import tls_context  # noqa: PLC0415  # https only
+
+    try:
+        return tls_context(ca_file)
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
+        raise ConfigurationError(
+            f"ca_file {str(ca_file)[:200]!r} can't be used to verify TLS: {reason}"
+        ) from None
+
+
+def _route(scheme: str, host: str, port: int) -> Route:
+    """Direct, or through the proxy the environment names for ``scheme`` (unless NO_PROXY)."""
+    import base64  # noqa: PLC0415  # first send only
     import urllib.request  # noqa: PLC0415
+    from urllib.parse import unquote, urlsplit  # noqa: PLC0415
 
-    context = ssl.create_default_context(cafile=ca_file)
-    opener = urllib.request.OpenerDirector()
-    # Each handler is added by hand: build_opener() would also add the file, ftp,
-    # data and redirect handlers, which this client must never use.
-    for handler in (
-        urllib.request.ProxyHandler(),  # HTTP(S)_PROXY and NO_PROXY from the environment
-        urllib.request.HTTPHandler(),
-        urllib.request.HTTPSHandler(context=context),
-    ):
-        opener.add_handler(handler)
-    return opener
+    from ._connection import Route  # noqa: PLC0415
 
-
-def _describe(exc: BaseException, url: str) -> str:
-    """A one-line reason for a failed request; never the headers, so never the key."""
-    reason = getattr(exc, "reason", None)
-    detail = reason if reason is not None else exc
-    text = str(detail) or type(detail).__name__
-    return f"{type(exc).__name__} for {url}: {text}"[:300]
+    proxy = urllib.request.getproxies().get(scheme)
+    target = f"[{host}]" if ":" in host else host
+    if not proxy or urllib.request.proxy_bypass(f"{target}:{port}"):
+        return Route(scheme, host, port)
+    if "://" not in proxy:
+        proxy = "http://" + proxy
+    parts = urlsplit(proxy)
+    try:
+        proxy_port = parts.port or 80
+    except ValueError:
+        raise ConfigurationError(
+            f"the {scheme} proxy URL has an invalid port: {safe_url(proxy)}"
+        ) from None
+    auth = None
+    if parts.username is not None:
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+        auth = "Basic " + base64.b64encode(pair).decode("ascii")
+    return Route(
+        scheme,
+        host,
+        port,
+        proxy_host=parts.hostname or "",
+        proxy_port=proxy_port,
+        proxy_url=safe_url(f"{parts.scheme}://{parts.netloc}"),
+        proxy_auth=auth,
+    )

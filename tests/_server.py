@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -58,6 +60,7 @@ __all__ = [
     "make_server_fixture",
     "prediction_for",
     "server_fixture",
+    "tls_cert_fixture",
     "wait_until",
 ]
 
@@ -136,6 +139,32 @@ class _HTTPServer(ThreadingHTTPServer):
     def __init__(self, owner: TelemetryServer) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.owner = owner
+        self.open_sockets: set[Any] = set()
+        self.connections = 0
+        self.sockets_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.sockets_lock:
+            self.connections += 1
+            self.open_sockets.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.sockets_lock:
+            self.open_sockets.discard(request)
+        super().shutdown_request(request)
+
+    def hang_up_everyone(self) -> None:
+        """Shut every open connection down, so idle keep-alive handlers end at once."""
+        import socket
+
+        with self.sockets_lock:
+            sockets = list(self.open_sockets)
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         self.owner._handler_failed()
@@ -144,6 +173,7 @@ class _HTTPServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     timeout = _SOCKET_TIMEOUT_S
     server_version = "TelemetryTestServer/1"
+    protocol_version = "HTTP/1.1"  # keep-alive when the server's keep_alive is on
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # keep test output clean
@@ -162,9 +192,20 @@ class TelemetryServer:
     :attr:`responder` (if it returns a reply), then :attr:`default`.
     """
 
-    def __init__(self, *, keep_json: bool = True, tls: tuple[str, str] | None = None) -> None:
-        """Start serving at once; ``tls=(certfile, keyfile)`` serves HTTPS instead of HTTP."""
+    def __init__(
+        self,
+        *,
+        keep_json: bool = True,
+        tls: tuple[str, str] | None = None,
+        keep_alive: bool = False,
+    ) -> None:
+        """Start serving at once; ``tls=(certfile, keyfile)`` serves HTTPS instead of HTTP.
+
+        ``keep_alive`` keeps each connection open for the next request (HTTP/1.1);
+        otherwise every answer says ``Connection: close``.
+        """
         self.keep_json = keep_json
+        self.keep_alive = keep_alive
         self.default = Reply()
         self.responder: Responder | None = None
         self._script: deque[Reply] = deque()
@@ -200,6 +241,11 @@ class TelemetryServer:
     # -- what was received ------------------------------------------------------
 
     @property
+    def connections(self) -> int:
+        """How many TCP connections the server has accepted."""
+        return self._httpd.connections
+
+    @property
     def requests(self) -> list[Recorded]:
         """Every request received so far, in arrival order."""
         with self._changed:
@@ -230,6 +276,7 @@ class TelemetryServer:
         """Cut every delayed reply short, stop serving and close every socket."""
         self._closing.set()
         self._httpd.shutdown()
+        self._httpd.hang_up_everyone()
         self._httpd.server_close()
         self._thread.join(_SOCKET_TIMEOUT_S)
         if self._unexpected:
@@ -283,13 +330,16 @@ class TelemetryServer:
             self._changed.notify_all()
         if reply.delay_s > 0 and self._closing.wait(reply.delay_s):
             reply = Reply(drop_connection=True)  # shutting down: hang up at once
-        handler.close_connection = True
+        handler.close_connection = not self.keep_alive
         if reply.drop_connection:
+            handler.close_connection = True
             return
         payload = reply.body if reply.body is not None else _normal_answer(path, data, reply)
         handler.send_response(reply.status)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(payload)))
+        if handler.close_connection:
+            handler.send_header("Connection", "close")
         for name, value in reply.headers.items():
             handler.send_header(name, value)
         handler.end_headers()
@@ -392,6 +442,10 @@ def assert_balanced(stats: ClientStats) -> None:
         + stats.dropped_queue_full
         + stats.dropped_errors
         + stats.dropped_shutdown
+        + stats.dropped_invalid
+        + stats.dropped_feedback
+        + stats.dropped_before_send
+        + stats.unconfirmed
         + stats.queued
         + stats.in_flight
     )
@@ -445,11 +499,13 @@ def server_fixture() -> Iterator[TelemetryServer]:
 
 @pytest.fixture(name="make_server")
 def make_server_fixture() -> Iterator[Callable[..., TelemetryServer]]:
-    """A factory of extra servers (``make_server(keep_json=, tls=)``), all closed after the test."""
+    """A factory of extra servers (``make_server(keep_json=, tls=, keep_alive=)``), all closed."""
     made: list[TelemetryServer] = []
 
-    def make(*, keep_json: bool = True, tls: tuple[str, str] | None = None) -> TelemetryServer:
-        srv = TelemetryServer(keep_json=keep_json, tls=tls)
+    def make(
+        *, keep_json: bool = True, tls: tuple[str, str] | None = None, keep_alive: bool = False
+    ) -> TelemetryServer:
+        srv = TelemetryServer(keep_json=keep_json, tls=tls, keep_alive=keep_alive)
         made.append(srv)
         return srv
 
@@ -472,3 +528,25 @@ def clean_env_fixture(monkeypatch: pytest.MonkeyPatch) -> None:
             "NO_PROXY",
         }:
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session", name="tls_cert")
+def tls_cert_fixture(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 (certfile, keyfile), made with openssl."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,digitalSignature",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return str(cert), str(key)

@@ -8,8 +8,9 @@ import json
 import os
 import signal
 import socket
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -185,26 +186,48 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _collector_serving() -> bool:
-    prefix = "mosaic-telemetry-collector-"
-    return any(
-        t.name.startswith(prefix) and t.name[len(prefix) :].isdigit() for t in threading.enumerate()
-    )
+ANNOUNCEMENT = "collector listening on "
+"""The start of ``serve``'s ready line."""
+
+
+class _Watched:
+    """A text stream that passes everything on and notes when ``marker`` was written."""
+
+    def __init__(self, stream: Any, marker: str) -> None:
+        self._stream = stream
+        self._marker = marker
+        self.seen = threading.Event()
+
+    def write(self, text: str) -> int:
+        written: int = self._stream.write(text)
+        if self._marker in text:
+            self.seen.set()
+        return written
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 @contextmanager
-def sigterm_once_serving() -> Iterator[None]:
-    """Send this process SIGTERM as soon as a collector serves, until the block ends.
+def sigterm_once_serving(announced: Callable[[], bool] | None = None) -> Iterator[None]:
+    """Send this process SIGTERM once the collector announced itself, until the block ends.
 
-    Meanwhile SIGTERM is ignored unless the code under test installed its own
-    handler, so a signal can never kill the test run; the old handler comes back.
+    The announcement is ``serve``'s ready line on stdout, or whatever ``announced``
+    says (for ``serve_forever`` called directly): never merely a serving thread, so
+    the ready line is written before any stop can be asked. Meanwhile SIGTERM is
+    ignored unless the code under test installed its own handler, so a signal can
+    never kill the test run; the old handler and stdout come back.
     """
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    stdout = sys.stdout
+    watched = _Watched(stdout, ANNOUNCEMENT)
+    sys.stdout = watched
+    ready = announced or watched.seen.is_set
     done = threading.Event()
 
     def nag() -> None:
         while not done.wait(0.02):
-            if _collector_serving():
+            if ready():
                 os.kill(os.getpid(), signal.SIGTERM)
 
     thread = threading.Thread(target=nag, name="test-sigterm-nag", daemon=True)
@@ -214,4 +237,5 @@ def sigterm_once_serving() -> Iterator[None]:
     finally:
         done.set()
         thread.join()
+        sys.stdout = stdout
         signal.signal(signal.SIGTERM, previous)

@@ -240,3 +240,46 @@ def test_threads_putting_reading_and_clearing_never_fail() -> None:
     assert errors == []
     assert wrong == []
     assert 0 <= cache.size <= len(queries)
+
+
+# -- the bound ---------------------------------------------------------------------------
+
+
+def test_expired_entries_are_purged_as_new_ones_come() -> None:
+    clock = FakeClock()
+    cache = PredictionCache(ttl_seconds=60.0, clock=clock)
+    answer = response()
+    for index in range(100_000):
+        cache.put(query(model=f"model-{index}"), answer)
+        if index % 1000 == 999:
+            clock.advance(61.0)  # every entry so far has expired
+    assert cache.size <= 1000
+
+
+def test_a_full_cache_evicts_its_oldest_entry() -> None:
+    clock = FakeClock()
+    cache = PredictionCache(ttl_seconds=3600.0, clock=clock, max_entries=10)
+    for index in range(25):
+        cache.put(query(model=f"model-{index}"), response(index))
+        clock.advance(1.0)
+    assert (cache.size, cache.max_entries) == (10, 10)
+    assert cache.get(query(model="model-14")) is None
+    assert [cache.get(query(model=f"model-{i}")) for i in range(15, 25)] == [
+        response(i) for i in range(15, 25)
+    ]
+
+
+def test_a_renewed_entry_is_the_newest() -> None:
+    cache = PredictionCache(ttl_seconds=3600.0, clock=FakeClock(), max_entries=2)
+    cache.put(query(model="a"), response(1))
+    cache.put(query(model="b"), response(2))
+    cache.put(query(model="a"), response(3))  # renewed: "b" is now the oldest
+    cache.put(query(model="c"), response(4))
+    assert cache.get(query(model="b")) is None
+    assert cache.get(query(model="a")) == response(3)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "10", True, None])
+def test_max_entries_must_be_a_positive_int(bad: Any) -> None:
+    with pytest.raises(ValueError, match="max_entries must be a positive int"):
+        PredictionCache(max_entries=bad)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -215,8 +216,7 @@ def test_a_restart_loads_the_saved_index_only_while_it_is_still_true(
             service.ingest({"events": stored[start : start + 100]})
         service.warm_up()
     assert _saved(path) == (len(stored), 0)  # a clean stop saved the index
-    conn = sqlite3.connect(path)
-    with conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
         if spoil == "delete":
             conn.execute("DELETE FROM events WHERE seq <= 50")
             stored = stored[50:]
@@ -228,7 +228,6 @@ def test_a_restart_loads_the_saved_index_only_while_it_is_still_true(
             store.add([TaskCompletionEvent.from_dict(e) for e in extra], received_at=NOW)
             store.close()
             stored += extra
-    conn.close()
     got = _service_answers(path)
     for response, expected in zip(got, _expected(stored), strict=True):
         assert response.prediction == expected.prediction

@@ -203,3 +203,94 @@ def test_near_misses_of_the_canonical_forms_get_the_models_verdict(name: str, va
     data = event_dict(1, **{name: value})
     fast = wire_row(data, RECEIVED)
     assert fast is None or fast == _reference(data)
+
+
+# -- one table: the columns and the fast path come from the event's field table ----------------
+
+
+def test_the_generated_row_module_is_what_rowgen_writes_from_the_table() -> None:
+    from pathlib import Path
+
+    from mosaic_telemetry.collector import _generated_rows, _rowgen
+
+    written = Path(_generated_rows.__file__).read_text(encoding="utf-8")
+    assert written == _rowgen.render(), "run: python -m mosaic_telemetry.collector._rowgen"
+
+
+def test_the_columns_are_the_field_tables_between_seq_and_received_at() -> None:
+    from mosaic_telemetry._fields import columns
+    from mosaic_telemetry.models import event_fields
+
+    derived = [
+        (name, kind + ("" if null else " NOT NULL") + (" UNIQUE" if name == "event_id" else ""))
+        for name, kind, null in columns(event_fields())
+    ]
+    assert list(COLUMNS) == [
+        ("seq", "INTEGER PRIMARY KEY"),
+        *derived,
+        ("received_at", "TEXT NOT NULL"),
+    ]
+    assert tuple(name for name, _ in COLUMNS[1:]) == INSERT_COLUMNS
+
+
+def _edges() -> list[tuple[str, Any, bool]]:
+    """(field, value, valid) at the bounds of every bounded field of the table."""
+    from mosaic_telemetry._kinds import FloatKind, IntKind, NullableKind, TextKind
+    from mosaic_telemetry.models import event_fields
+
+    cases: list[tuple[str, Any, bool]] = []
+    for spec in event_fields():
+        kind = spec.kind.inner if isinstance(spec.kind, NullableKind) else spec.kind
+        if isinstance(kind, IntKind):
+            cases += [(spec.name, kind.lo, True), (spec.name, kind.lo - 1, False)]
+            if kind.hi is not None:
+                cases += [(spec.name, kind.hi, True), (spec.name, kind.hi + 1, False)]
+        elif isinstance(kind, FloatKind):
+            cases += [(spec.name, float(kind.lo), True), (spec.name, kind.lo - 1e-9, False)]
+            if kind.hi is not None:
+                cases += [(spec.name, float(kind.hi), True), (spec.name, kind.hi + 1e-9, False)]
+        elif isinstance(kind, TextKind) and kind.hi is not None:
+            cases += [(spec.name, "x" * kind.hi, True), (spec.name, "x" * (kind.hi + 1), False)]
+            cases.append((spec.name, "x" * kind.lo, True))
+            if kind.lo:
+                cases.append((spec.name, "x" * (kind.lo - 1), False))
+    return cases
+
+
+@pytest.mark.parametrize(("name", "value", "valid"), _edges())
+def test_the_fast_path_takes_each_bound_of_the_table_as_the_models_do(
+    name: str, value: Any, valid: bool
+) -> None:
+    data = event_dict(1, **{name: value})
+    fast = wire_row(data, RECEIVED)
+    assert (fast is not None) == valid
+    assert fast == _reference(data)
+
+
+@PROPERTY_SETTINGS
+@given(
+    wire_events(), st.sampled_from([c for c in INSERT_COLUMNS if c != "received_at"]), _JSON_VALUES
+)
+def test_the_row_code_compiled_from_the_table_matches_the_generated_file(
+    wire: dict[str, Any], name: str, value: Any
+) -> None:
+    from mosaic_telemetry.collector._rowgen import compiled
+
+    fresh_row, fresh_read = compiled()
+    data = json.loads(json.dumps(wire))
+    assert fresh_row(data, RECEIVED) == wire_row(data, RECEIVED)
+    data[name] = value
+    assert fresh_row(data, RECEIVED) == wire_row(data, RECEIVED)
+    row = _reference(json.loads(json.dumps(wire)))
+    if row is not None:
+        assert fresh_read((1, *row)) == wire_of_row((1, *row))
+
+
+def test_a_kind_without_a_row_form_stops_the_generator() -> None:
+    from mosaic_telemetry._fields import MAPPING, field
+    from mosaic_telemetry.collector import _rowgen
+
+    spec = field(MAPPING, default=None)
+    spec.name = "labels"
+    with pytest.raises(TypeError, match="labels: no row form for MappingKind"):
+        _rowgen._check(spec, "labels")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import logging
@@ -481,13 +482,11 @@ def test_min_samples_changes_the_fallback() -> None:
 def _with_trigger(path: str, action: str) -> None:
     with Collector(API_KEY, db_path=path):
         pass  # creates the table
-    conn = sqlite3.connect(path)
-    with conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
         conn.execute(
             "CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.model = 'poison' "
             f"BEGIN SELECT RAISE({action}, 'disk on fire'); END"
         )
-    conn.close()
 
 
 def test_a_row_the_store_refuses_is_rejected_alone(tmp_path: Path) -> None:
@@ -552,7 +551,7 @@ def test_serve_forever_stops_on_sigterm_and_restores_the_handler() -> None:
     original = signal.getsignal(signal.SIGTERM)
     urls: list[str] = []
     collector = Collector(API_KEY)
-    with sigterm_once_serving():
+    with sigterm_once_serving(announced=lambda: bool(urls)):
         serve_forever(collector, on_ready=urls.append)
     assert len(urls) == 1
     assert urls[0].startswith("http://127.0.0.1:")
@@ -575,10 +574,8 @@ def test_two_collectors_on_one_file_never_serve_stale_predictions(tmp_path: Path
         (after,) = _predict(reader)
         assert (after.metadata.sample_size, after.metadata.cache_hit) == (210, False)
         # A deletion by any connection (here sqlite3 itself) rebuilds the reader's index.
-        conn = sqlite3.connect(path)
-        with conn:
+        with contextlib.closing(sqlite3.connect(path)) as conn, conn:
             conn.execute("DELETE FROM events WHERE seq % 2 = 0")
-        conn.close()
         (pruned,) = _predict(reader)
         assert (pruned.metadata.sample_size, pruned.metadata.cache_hit) == (105, False)
 

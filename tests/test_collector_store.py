@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import subprocess
 import sys
@@ -84,12 +85,11 @@ def test_a_failing_write_stores_nothing_of_its_batch(tmp_path: Path) -> None:
     path = str(tmp_path / "events.db")
     EventStore(path).close()
     # A trigger that fails on one event in the middle of the batch.
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
         conn.execute(
             "CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.model = 'poison' "
             "BEGIN SELECT RAISE(ABORT, 'refused by test'); END"
         )
-    conn.close()
     store = EventStore(path)
     try:
         batch = [*_events(1, 2), *_events(3, model="poison"), *_events(4)]
@@ -109,10 +109,9 @@ def test_a_failing_write_stores_nothing_of_its_batch(tmp_path: Path) -> None:
 
 def test_a_store_written_by_a_newer_collector_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "newer.db"
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
         conn.execute("PRAGMA user_version = 99")
-    conn.close()
-    with pytest.raises(StoreError, match="layout version 99; this collector reads up to 2"):
+    with pytest.raises(StoreError, match="layout version 99; this collector reads up to 3"):
         EventStore(str(path))
 
 
@@ -150,10 +149,9 @@ def test_every_field_of_an_event_is_kept_in_its_own_column(tmp_path: Path) -> No
     opened = EventStore(path)
     opened.add([TaskCompletionEvent.from_dict(wire)], received_at=RECEIVED)
     opened.close()
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
         conn.row_factory = sqlite3.Row
         row = dict(conn.execute("SELECT * FROM events").fetchone())
-    conn.close()
     expected = TaskCompletionEvent.from_dict(wire).to_dict()
     assert row["timestamp"] == "2026-11-24T22:00:00.000000Z"
     row["timestamp"] = expected["timestamp"]
@@ -205,6 +203,7 @@ conn.execute("BEGIN IMMEDIATE")
 conn.execute("INSERT INTO collector_meta (key, value) VALUES ('probe', 1)")
 conn.execute("ROLLBACK")
 print(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+conn.close()
 """
 
 
@@ -254,12 +253,11 @@ def test_any_exception_inside_a_write_rolls_it_back_and_frees_the_file(
 def test_a_trigger_that_rolls_back_the_whole_write_stores_nothing(tmp_path: Path) -> None:
     path = str(tmp_path / "events.db")
     EventStore(path).close()
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
         conn.execute(
             "CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.model = 'poison' "
             "BEGIN SELECT RAISE(ROLLBACK, 'all or nothing'); END"
         )
-    conn.close()
     store = EventStore(path)
     try:
         with pytest.raises(StoreError, match="all or nothing"):
@@ -318,7 +316,7 @@ def test_a_database_of_the_first_collector_is_upgraded_with_its_events(tmp_path:
         assert _column(store, "quality_gates_run") == ["build,lint"] * 2
         assert store.add(_events(1, 3), received_at=RECEIVED) == 1  # still idempotent
         with store.reading() as conn:
-            assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+            assert conn.execute("PRAGMA user_version").fetchone() == (3,)
     finally:
         store.close()
 

@@ -242,6 +242,19 @@ def test_package_source_never_imports_itself_by_name() -> None:
     assert not problems, "vendoring tools rewrite these lines:\n" + "\n".join(problems)
 
 
+def test_logger_names_follow_the_package_name_so_a_vendored_copy_logs_under_its_own() -> None:
+    literal = re.compile(r"""(?:Logger|getLogger)\(\s*["']""" + PACKAGE)
+    problems = [
+        f"{path.relative_to(PACKAGE_DIR.parent)}:{lineno}: {line.strip()}"
+        for path in _modules(PACKAGE_DIR)
+        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if literal.search(line)
+    ]
+    assert not problems, "logger names spelled out (derive them from __name__):\n" + "\n".join(
+        problems
+    )
+
+
 def test_vendoring_guards_catch_an_absolute_self_import(tmp_path: Path) -> None:
     copy = _copy_package(tmp_path / "src" / PACKAGE)
     lineno = _append(copy / "builder.py", "from mosaic_telemetry.enums import TaskType")

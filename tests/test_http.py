@@ -11,10 +11,8 @@ from hypothesis import strategies as st
 
 from mosaic_telemetry import ConfigurationError
 from mosaic_telemetry._http import (
-    BACKOFF_CAP_S,
     MAX_RETRY_AFTER_S,
     Verdict,
-    backoff_delay,
     build_headers,
     check_endpoint,
     classify_status,
@@ -22,6 +20,7 @@ from mosaic_telemetry._http import (
     error_message,
     parse_retry_after,
 )
+from mosaic_telemetry._retry import BACKOFF_CAP_S, backoff_delay
 
 KEY = "ab" * 32
 UA = "mosaicstack-telemetry-python/0.1.0"
@@ -157,7 +156,8 @@ def test_backoff_delay_never_leaves_its_bounds(attempt: int, seed: int) -> None:
     [
         (b'{"error": "unknown api key"}', "unknown api key"),
         (b'{"error": "model: must be 1 to 100 characters"}', "model: must be 1 to 100 characters"),
-        (b'{"error": "line1\\r\\nline2"}', "line1  line2"),
+        (b'{"error": "line1\\r\\nline2"}', "line1 line2"),
+        (b'{"error": "forged\\u001b[31m\\u2028line\\u202e"}', "forged [31m line"),
         (b'{"error": ""}', "(empty body)"),
         (b"", "(empty body)"),
         (b"   ", "(empty body)"),
@@ -165,7 +165,16 @@ def test_backoff_delay_never_leaves_its_bounds(attempt: int, seed: int) -> None:
         (b'{"error": 5}', '{"error": 5}'),
         (b'{"detail": "x"}', '{"detail": "x"}'),
         (b"[1, 2]", "[1, 2]"),
-        (b"<html>\r\n<b>oops</b>\r\n</html>", "<html>  <b>oops</b>  </html>"),
+        (b"<html>\r\n<b>oops</b>\r\n</html>", "an HTML page (oops)"),
+        (
+            b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
+            b"<body><h1>Bad Gateway</h1>" + b"<p>filler</p>" * 5000 + b"</body></html>",
+            "an HTML page (502 Bad Gateway)",
+        ),
+        (
+            b"  <html><body><h1>Oops:\n  it broke</h1></body></html>",
+            "an HTML page (Oops: it broke)",
+        ),
         (b"\xff\xfe bad utf-8", "\ufffd\ufffd bad utf-8"),
         (b"x" * 500, "x" * 200),
         (b'{"error": "' + b"y" * 500 + b'"}', "y" * 200),

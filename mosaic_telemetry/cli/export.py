@@ -69,15 +69,14 @@ def _csv_writer(out: IO[str]) -> Callable[[dict[str, object]], None]:
 
 
 def _write(rows: Iterable[tuple[object, ...]], out: IO[str], form: str) -> int:
-    from ..collector._schema import wire_of_row  # noqa: PLC0415
+    from ..collector._schema import RECEIVED_AT, wire_of_row  # noqa: PLC0415
 
     write = _csv_writer(out) if form == "csv" else _jsonl_writer(out)
     count = 0
-    received_at = 2  # position of received_at in a row of COLUMNS
     for row in rows:
         event = wire_of_row(row)
         if form == "csv":
-            event["received_at"] = row[received_at]
+            event["received_at"] = row[RECEIVED_AT]
         write(event)
         count += 1
     return count

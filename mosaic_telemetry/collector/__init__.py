@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from ._wire import MAX_BODY_BYTES
 from .predictions import CONFIDENCE_THRESHOLDS, FALLBACK_LEVELS, MIN_SAMPLES
-from .server import DEFAULT_HOST, Collector, serve_forever
+from .server import DEFAULT_HOST, Collector
 from .service import CollectorService
+from .serving import serve_forever
 from .store import EventStore, StoreError
 
 __all__ = [

@@ -155,8 +155,11 @@ def open_readonly(path: str) -> sqlite3.Connection:
         conn.execute("PRAGMA query_only = ON")
         (version,) = conn.execute("PRAGMA user_version").fetchone()
     except sqlite3.Error as exc:
-        conn.close()  # a file that is not a database: the connection must not leak
+        conn.close()  # a file that is not a database: closed here, not by the collector
         raise StoreError(f"cannot read event store {path!r}: {exc}") from None
+    except BaseException:
+        conn.close()
+        raise
     if version != SCHEMA_VERSION:
         conn.close()
         if version < SCHEMA_VERSION:

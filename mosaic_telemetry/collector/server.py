@@ -1,16 +1,13 @@
-"""Collector (start, stop, URL) and serve_forever (run until SIGINT or SIGTERM)."""
+"""Collector: start, stop and URL of a local Telemetry API v1 server."""
 
 from __future__ import annotations
 
 import ipaddress
 import logging
-import signal
 import socket
 import threading
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from types import FrameType, TracebackType
-from typing import Any
+from types import TracebackType
 
 from ..errors import ConfigurationError
 from ._handler import REQUEST_TIMEOUT_S, CollectorHTTPServer
@@ -19,7 +16,7 @@ from .predictions import MIN_SAMPLES
 from .service import CollectorService
 from .store import EventStore, StoreError
 
-__all__ = ["DEFAULT_HOST", "Collector", "serve_forever"]
+__all__ = ["DEFAULT_HOST", "Collector"]
 
 DEFAULT_HOST = "127.0.0.1"
 _POLL_S = 0.02
@@ -256,46 +253,3 @@ class Collector:
     def __repr__(self) -> str:
         where = self.url if self._server is not None else "stopped"
         return f"Collector({where}, db_path={self._db_path!r})"
-
-
-class _StopOnSignal:
-    """Signal handler: the first SIGINT or SIGTERM asks for a stop; it never raises.
-
-    Raising from the handler could land anywhere, even between the serving
-    thread's start and the ready line; a flag that the main loop waits on can't.
-    """
-
-    def __init__(self) -> None:
-        self.requested = threading.Event()
-
-    def __call__(self, signum: int, frame: FrameType | None) -> None:
-        self.requested.set()
-
-
-def serve_forever(collector: Collector, *, on_ready: Callable[[str], None] | None = None) -> None:
-    """Run ``collector`` until SIGINT or SIGTERM, then stop it cleanly and return.
-
-    Signal handlers are installed only when called from the main thread (and
-    restored on return); ``on_ready`` gets the URL once the socket is bound.
-
-    Raises:
-        StoreError, OSError: as :meth:`Collector.start`.
-    """
-    handler = _StopOnSignal()
-    previous: dict[signal.Signals, Any] = {}
-    if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            previous[signum] = signal.signal(signum, handler)
-    try:
-        collector.start()
-        if on_ready is not None:
-            on_ready(collector.url)
-        while not handler.requested.wait(1.0):  # a timed wait lets signal handlers run
-            pass
-        _log.debug("stop requested")
-    except KeyboardInterrupt:  # called from another thread, or without the handlers
-        _log.debug("stop requested")
-    finally:
-        collector.stop()
-        for signum, old in previous.items():
-            signal.signal(signum, old)

@@ -6,11 +6,10 @@ import dataclasses
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
-from uuid import UUID
 
 from ..errors import ValidationError
 from ..models import (
@@ -20,14 +19,14 @@ from ..models import (
     BatchEventResponse,
     PredictionQuery,
     PredictionResponse,
-    TaskCompletionEvent,
 )
 from ._answer import LEVEL_POSITIONS, answer, new_index, path
 from ._index import PredictionIndex
 from ._index import dump as dump_index
 from ._index import load as load_index
+from ._ingest import MAX_ERROR_CHARS, NIL_EVENT_ID, store_batch
 from ._reads import Groups, index_groups, snapshot, store_position
-from ._schema import event_row, utc_text, wire_row
+from ._schema import utc_text
 from ._wire import RequestError
 from .predictions import MIN_SAMPLES
 from .store import EventStore
@@ -38,27 +37,12 @@ API_VERSION = "v1"
 MAX_CACHED_PREDICTIONS = 10_000
 """Result-cache entries kept before the cache is emptied and starts over."""
 
-NIL_EVENT_ID = UUID(int=0)
-"""``event_id`` reported for a rejected event whose own ``event_id`` is unreadable."""
-
-_MAX_ERROR_CHARS = 1000
 
 _log = logging.getLogger(__name__)
 
 
 def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _event_id_of(item: object) -> UUID:
-    if isinstance(item, Mapping):
-        raw = item.get("event_id")
-        if isinstance(raw, str):
-            try:
-                return UUID(raw)
-            except ValueError:
-                pass
-    return NIL_EVENT_ID
 
 
 def _items(payload: Any, key: str, lo: int, hi: int) -> list[Any]:
@@ -69,10 +53,6 @@ def _items(payload: Any, key: str, lo: int, hi: int) -> list[Any]:
     if not lo <= len(items) <= hi:
         raise RequestError(422, f"{key} must hold {lo} to {hi} items, got {len(items)}")
     return items
-
-
-def _event_id_text(item: object) -> str:
-    return str(_event_id_of(item))
 
 
 def _int(value: object) -> int:
@@ -148,26 +128,9 @@ class CollectorService:
     def ingest_json(self, payload: Any) -> bytes:
         """:meth:`ingest`, answered as the UTF-8 JSON of its ``BatchEventResponse``."""
         items = _items(payload, "events", 1, MAX_BATCH_EVENTS)
-        received = utc_text(self._clock())
-        rows: list[tuple[object, ...]] = []
-        places: list[int] = []
-        errors: dict[int, tuple[str, str]] = {}
-        for place, item in enumerate(items):
-            row = wire_row(item, received)
-            if row is None:
-                try:
-                    row = event_row(TaskCompletionEvent.from_dict(item), received)
-                except ValidationError as exc:
-                    errors[place] = (_event_id_text(item), str(exc)[:_MAX_ERROR_CHARS])
-                    continue
-            rows.append(row)
-            places.append(place)
-        written = self._store.add_rows(rows)
-        for index, reason in written.refused.items():
-            event_id = str(rows[index][0])
-            errors[places[index]] = (event_id, f"cannot be stored: {reason}"[:_MAX_ERROR_CHARS])
-        _log.debug("stored %d new of %d events", written.added, len(items))
-        return batch_response_json(len(items), [str(row[0]) for row in rows], places, errors)
+        body, added = store_batch(self._store, items, utc_text(self._clock()))
+        _log.debug("stored %d new of %d events", added, len(items))
+        return body
 
     def warm_up(self) -> None:
         """Build the prediction index from the whole store, then swap it in.
@@ -244,7 +207,7 @@ class CollectorService:
             try:
                 queries.append(PredictionQuery.from_dict(item))
             except ValidationError as exc:
-                raise RequestError(422, f"queries[{index}]: {exc}"[:_MAX_ERROR_CHARS]) from None
+                raise RequestError(422, f"queries[{index}]: {exc}"[:MAX_ERROR_CHARS]) from None
         if not self._warm:
             with self._building:  # the first build is under way: wait, don't build twice
                 pass
@@ -310,23 +273,3 @@ class _Cached:
     counts: tuple[int, ...]
     epoch: int
     response: PredictionResponse
-
-
-def batch_response_json(
-    total: int, stored_ids: list[str], places: list[int], errors: dict[int, tuple[str, str]]
-) -> bytes:
-    """The JSON of a ``BatchEventResponse``: ``stored_ids[i]`` is the event at ``places[i]``.
-
-    Event ids are canonical UUID text (validated), so they need no escaping.
-    """
-    results = [""] * total
-    for place, event_id in zip(places, stored_ids, strict=True):
-        results[place] = f'{{"event_id":"{event_id}","status":"accepted","error":null}}'
-    for place, (event_id, reason) in errors.items():
-        results[place] = (
-            f'{{"event_id":"{event_id}","status":"rejected","error":{json.dumps(reason)}}}'
-        )
-    rejected = len(errors)
-    counts = f'"accepted":{total - rejected},"rejected":{rejected}'
-    body = f'{{{counts},"results":[{",".join(results)}]}}'
-    return body.encode("ascii")

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from ..errors import TelemetryError
 from ..models import TaskCompletionEvent
-from ._migrate import SCHEMA_VERSION, SNAPSHOT_TABLE, NewerLayoutError, migrate
+from ._migrate import SCHEMA_VERSION, SNAPSHOT_TABLE, LayoutError, migrate
 from ._schema import INSERT_COLUMNS, Row, event_row, utc_text
 
 __all__ = ["SCHEMA_VERSION", "EventStore", "StoreError", "WriteResult"]
@@ -46,7 +46,7 @@ def _connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
         try:
             conn.execute("PRAGMA query_only = ON")
         except BaseException:
-            conn.close()  # not left to the garbage collector (a ResourceWarning on 3.13+)
+            conn.close()  # not left for the collector to find (a ResourceWarning on 3.13+)
             raise
     return conn
 
@@ -104,7 +104,7 @@ class EventStore:
         except sqlite3.Error as exc:
             self._conn.close()
             raise StoreError(f"cannot use event store {path!r}: {exc}") from None
-        except NewerLayoutError as exc:
+        except LayoutError as exc:
             self._conn.close()
             raise StoreError(str(exc)) from None
         except BaseException:

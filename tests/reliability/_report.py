@@ -47,8 +47,13 @@ def record_run(
         tracked=stats.tracked,
         delivered=delivered,
         rejected=stats.rejected,
-        dropped=stats.dropped_queue_full + stats.dropped_errors + stats.dropped_shutdown,
+        dropped=stats.dropped_queue_full
+        + stats.dropped_errors
+        + stats.dropped_shutdown
+        + stats.dropped_invalid
+        + stats.dropped_feedback,
         retries=stats.retries,
+        **({"unconfirmed": stats.unconfirmed} if stats.unconfirmed else {}),
         **figures,
     )
 

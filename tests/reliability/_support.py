@@ -146,6 +146,9 @@ def assert_balanced(stats: ClientStats) -> None:
         + stats.dropped_queue_full
         + stats.dropped_errors
         + stats.dropped_shutdown
+        + stats.dropped_invalid
+        + stats.dropped_feedback
+        + stats.unconfirmed
         + stats.queued
         + stats.in_flight
     )
