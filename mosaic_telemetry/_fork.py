@@ -21,7 +21,7 @@ if TYPE_CHECKING:
         def _after_fork(self) -> object: ...
 
 
-__all__ = ["getpid", "watch"]
+__all__ = ["RESET_WAIT_S", "getpid", "reset_lock", "watch"]
 
 getpid = os.getpid
 """The pid check's source (a test may stand in for a C-level fork)."""
@@ -29,6 +29,13 @@ getpid = os.getpid
 _watched: weakref.WeakSet[_ForkAware] = weakref.WeakSet()
 _installed = False
 _lock = threading.Lock()
+
+reset_lock = threading.RLock()
+"""Held while a client makes its fresh state in a child: one thread resets, the others wait.
+
+An RLock: a signal handler whose ``track()`` interrupts the reset on its thread goes on."""
+RESET_WAIT_S = 1.0
+"""How long a thread waits for another's reset (making a Process takes microseconds)."""
 
 
 def watch(client: _ForkAware) -> None:
@@ -42,8 +49,9 @@ def watch(client: _ForkAware) -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _lock  # noqa: PLW0603  # the parent may have held it at fork time
+    global _lock, reset_lock  # noqa: PLW0603  # a parent thread may have held them at fork time
     _lock = threading.Lock()
+    reset_lock = threading.RLock()
     for client in list(_watched):
         try:
             client._after_fork()

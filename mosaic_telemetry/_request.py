@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, replace
 
@@ -19,7 +20,6 @@ from .transport import Transport, TransportError
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
 if TYPE_CHECKING:
-    import threading
     from collections.abc import Callable
 
     from ._deadline import Deadline
@@ -80,6 +80,9 @@ class Requester:
         self._max_retries = max_retries
         self._request_timeout_s = request_timeout_s
         self._transport: Transport | None = None
+        # Made by whichever sender comes first: two at once must share one, or a stop's
+        # abort() would miss the requests of the other.
+        self._transport_lock = threading.Lock()
         # For the DEBUG line of each request: where it went (no password), how it was sent.
         self._base_url = safe_url(config.server_url)[:200]
         self._encoding = ", gzipped" if config.gzip else ""
@@ -104,7 +107,10 @@ class Requester:
         """
         transport = self._transport
         if transport is None:
-            transport = self._transport = Transport(self._config)
+            with self._transport_lock:
+                transport = self._transport
+                if transport is None:
+                    transport = self._transport = Transport(self._config)
         return transport
 
     def close(self) -> None:

@@ -35,10 +35,12 @@ def start_thread(
     for daemon in (True, False):
         if not daemon and daemon_only:
             break
-        thread = threading.Thread(target=target, name=f"{PREFIX}-{name}", daemon=daemon)
         try:
+            # 3.14's isolated subinterpreters refuse a daemon thread when it is made,
+            # not when it starts; an exiting interpreter refuses any at start().
+            thread = threading.Thread(target=target, name=f"{PREFIX}-{name}", daemon=daemon)
             thread.start()
-        except RuntimeError:  # daemon threads disabled here, or the interpreter is exiting
+        except RuntimeError:
             continue
         return thread
     return None

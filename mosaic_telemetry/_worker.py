@@ -32,6 +32,7 @@ __all__ = ["Background"]
 logger = LazyLogger(__name__)
 
 SENDER_THREADS = 4
+_STOP_GRACE_S = 0.25  # a stop meeting a start waits that out even with timeout=0
 
 
 class Background:
@@ -67,6 +68,9 @@ class Background:
         self._thread: threading.Thread | None = None
         self._run_id = 0
         self._pool: SenderPool | None = None
+        # The worker and flush() callers make the pool lazily: never two (the second one's
+        # threads would never be closed). Not _life: stop() holds that while it joins the worker.
+        self._pool_lock = threading.Lock()
         self._dispatcher = Dispatcher(ledger, sender, batch_size)
         self._cycle_deadline: Deadline | None = None
         self._task: asyncio.Task[None] | None = None
@@ -121,7 +125,10 @@ class Background:
         """The sender threads' pool (its threads start with the first parallel send)."""
         pool = self._pool
         if pool is None:
-            pool = self._pool = SenderPool(SENDER_THREADS)
+            with self._pool_lock:
+                pool = self._pool
+                if pool is None:
+                    pool = self._pool = SenderPool(SENDER_THREADS)
         return pool
 
     def start(self) -> bool:
@@ -134,7 +141,14 @@ class Background:
             self._interrupt.clear()
             self._wake.clear()
             run_id = self._run_id
-            thread = start_thread(lambda: self._run(run_id), "worker", daemon_only=False)
+            # A non-daemon worker (where daemon threads are refused) is joined before
+            # atexit hooks run, and a subinterpreter's main thread still looks alive
+            # then: only threading's own exit hook can stop it. Without that hook,
+            # no worker: flush() and stop() send on the calling thread.
+            can_stop_at_exit = hasattr(threading, "_register_atexit")
+            thread = start_thread(
+                lambda: self._run(run_id), "worker", daemon_only=not can_stop_at_exit
+            )
             if thread is None:
                 return False
             self._thread = thread
@@ -184,8 +198,17 @@ class Background:
         return thread
 
     def stop(self, deadline: Deadline, *, exiting: bool = False) -> None:
-        """Stop the worker and send what is left by ``deadline``; count what is not sent."""
-        with self._life:
+        """Stop the worker and send what is left by ``deadline``; count what is not sent.
+
+        A stop that meets another one still running waits for it no longer than its own
+        deadline (plus the grace every blocking call has): that one is stopping the client.
+        """
+        if not self._life.acquire(timeout=min(deadline.remaining(), MAX_WAIT_S) + _STOP_GRACE_S):
+            logger.debug(
+                "telemetry stop: another stop still runs; this one returns at its deadline"
+            )
+            return
+        try:
             thread = self._halt(deadline)
             try:
                 self.flush(deadline, parallel=not exiting and self._pool is not None)
@@ -193,6 +216,8 @@ class Background:
                 logger.exception("telemetry final flush failed")
             finally:
                 self._finish(thread, deadline, exiting=exiting)
+        finally:
+            self._life.release()
 
     def _finish(
         self, thread: threading.Thread | None, deadline: Deadline, *, exiting: bool
@@ -210,7 +235,8 @@ class Background:
             )
         if thread is not None and thread is not threading.current_thread():
             thread.join(deadline.remaining())
-        pool, self._pool = self._pool, None
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
         if pool is not None:
             pool.close()
         self._requester.close()

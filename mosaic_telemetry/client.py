@@ -61,7 +61,6 @@ class TelemetryClient:
         self._settings = settings = Settings.of(config)
         self._batch_size = settings.batch_size
         self._cache = PredictionCache(settings.cache_ttl_s, clock=clock)
-        self._fork_claims: dict[int, int] = {}
         self._core = Process(config, settings, clock, sleep)
         self._intake = Intake()
         if self._enabled:
@@ -76,15 +75,28 @@ class TelemetryClient:
     def _after_fork(self) -> Process:
         """In a forked child: empty queue, new counters and sockets, a worker if one ran."""
         pid = _fork.getpid()
-        # Two threads of a C-forked child may notice at once: only the first resets.
-        if self._fork_claims.setdefault(pid, threading.get_ident()) != threading.get_ident():
-            return self._core
-        was_running = self._core.background.started
-        self._core = core = Process(self._config, self._settings, self._clock, self._sleep)
-        self._cache._after_fork()
+        # Two threads of a C-forked child may notice at once: the first resets, the other
+        # waits for it (briefly, no I/O happens here) instead of tracking into the parent's
+        # copy, which nobody sends. The lock is fresh in every child the at-fork hook sees;
+        # after a C-level fork it may be one a parent thread held: then reset without it.
+        lock = _fork.reset_lock
+        locked = lock.acquire(timeout=_fork.RESET_WAIT_S)
+        try:
+            core = self._core
+            if core.pid == pid:  # another thread of this child was first
+                return core
+            was_running = core.background.started
+            fresh = Process(self._config, self._settings, self._clock, self._sleep)
+            if self._core.pid == pid:  # a signal handler's track() on this thread was first
+                return self._core
+            self._core = fresh
+            self._cache._after_fork()
+        finally:
+            if locked:
+                lock.release()
         if was_running:
-            core.background.start()
-        return core
+            fresh.background.start()
+        return fresh
 
     # -- properties -------------------------------------------------------------
 

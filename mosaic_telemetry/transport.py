@@ -136,11 +136,12 @@ class Transport:
         return connection
 
     def _checkin(self, connection: Connection) -> None:
-        with self._busy_lock:
+        with self._busy_lock:  # the bound's check and the append are one step
             self._busy.discard(connection)
-        if len(self._idle) < _MAX_IDLE:
-            self._idle.append(connection)
-        else:
+            keep = len(self._idle) < _MAX_IDLE
+            if keep:
+                self._idle.append(connection)
+        if not keep:
             connection.close()
 
     def _get_route(self) -> Route:

@@ -9,6 +9,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from _server import (  # noqa: F401  # fixtures are used by name
@@ -27,7 +28,9 @@ from _server import (  # noqa: F401  # fixtures are used by name
 )
 
 import mosaic_telemetry._fork as fork_module
+import mosaic_telemetry.client as client_module
 from mosaic_telemetry import ClientStats, TaskCompletionEvent, TelemetryClient
+from mosaic_telemetry._process import Process
 
 pytestmark = pytest.mark.usefixtures("clean_env")
 
@@ -452,6 +455,40 @@ def test_a_fork_the_hooks_missed_is_noticed_by_flush(
     assert client.flush() is True
     assert server.requests == []
     assert client.stats == ClientStats()
+
+
+def test_threads_that_notice_a_missed_fork_at_once_all_track_into_the_childs_state(
+    server: TelemetryServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = TelemetryClient(make_config(server, batch_size=100))
+    track_all(client, [make_event(model="parent-model") for _ in range(4)])
+
+    class SlowProcess(Process):  # widens the window of the reset
+        __slots__ = ()
+
+        def __init__(self, *args: Any) -> None:
+            time.sleep(0.05)
+            super().__init__(*args)
+
+    monkeypatch.setattr(client_module, "Process", SlowProcess)
+    real_pid = os.getpid()
+    monkeypatch.setattr(fork_module, "getpid", lambda: real_pid + 1)  # a C-level fork
+    go = threading.Barrier(8)
+    events = [make_event(model="child-model") for _ in range(8)]
+
+    def track(event: TaskCompletionEvent) -> None:
+        go.wait()
+        client.track(event)
+
+    threads = [threading.Thread(target=track, args=(event,)) for event in events]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Every thread's event is in the one fresh state: none went into the parent's copy.
+    assert (client.stats.tracked, client.queue_size) == (8, 8)
+    assert client.flush() is True
+    assert sorted(server.event_ids()) == sorted(str(e.event_id) for e in events)
 
 
 def test_many_threads_may_track_while_the_client_stops(

@@ -93,6 +93,26 @@ def test_stop_returns_by_its_deadline_and_counts_what_is_left(peer: str) -> None
     assert_balanced(stats)
 
 
+def test_a_second_stop_returns_by_its_own_deadline_while_a_longer_one_runs() -> None:
+    import threading
+
+    with raw_server(silent()) as server:
+        config = make_config(server.url, request_timeout_seconds=10.0, batch_size=5)
+        client = TelemetryClient(config)
+        client.start()
+        for _ in range(12):
+            client.track(make_event())
+        first = threading.Thread(target=client.stop, kwargs={"timeout": 4.0})
+        first.start()
+        time.sleep(0.3)  # the first stop is inside, waiting on the silent server
+        _, took = timed(lambda: client.stop(timeout=0.5))
+        first.join(10)
+        stats = client.stats
+    assert took < 0.5 + SLACK_S + NOISE_S, f"stop(0.5) took {took:.2f}s beside a stop(4)"
+    assert (stats.queued, stats.in_flight, stats.sent) == (0, 0, 0)
+    assert_balanced(stats)
+
+
 def test_refresh_predictions_sync_returns_by_its_deadline() -> None:
     with raw_server(trickle()) as server:
         config = make_config(server.url, request_timeout_seconds=0.5, max_retries=1)

@@ -1,4 +1,8 @@
-"""Sixteen threads tracking, flushing, forking, stopping and starting one client at once."""
+"""Sixteen threads tracking, flushing, forking, stopping and starting one client at once.
+
+Nothing here rests on the GIL making an operation atomic (docs/architecture.md, "Locks"):
+the proof is the accounting identity at every snapshot, and the server's event ids.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ pytestmark = pytest.mark.reliability
 HERE = "tests/reliability/test_stress.py"
 Serve = Callable[..., FaultServer]
 
-TRACKERS, PER_TRACKER = 10, 3000
+TRACKERS, PER_TRACKER, FORKERS = 9, 3000, 2
 
 
 def _child(client: TelemetryClient) -> int:
@@ -34,8 +38,8 @@ def _child(client: TelemetryClient) -> int:
     logging.disable(logging.CRITICAL)
     if client.stats.tracked != 0:
         return 2
-    for _ in range(10):
-        client.track(make_event(model="child"))
+    for _ in range(10):  # tagged with the child's pid: the server counts each child's own
+        client.track(make_event(model=f"child-{os.getpid()}"))
     if not client.flush(timeout=10.0):
         return 3
     stats = client.stats
@@ -57,11 +61,14 @@ def test_sixteen_threads_tracking_flushing_forking_and_stopping_keep_exact_accou
     trackers_done = threading.Event()
     children: list[int] = []
     failures: list[str] = []
+    tracked_ids: list[list[str]] = [[] for _ in range(TRACKERS)]
 
-    def track() -> None:
+    def track(ids: list[str]) -> None:
         go.wait()
         for _ in range(PER_TRACKER):
-            client.track(make_event())
+            event = make_event()
+            ids.append(str(event.event_id))
+            client.track(event)
 
     def until_done(action: Callable[[], object]) -> Callable[[], None]:
         def loop() -> None:
@@ -87,16 +94,20 @@ def test_sixteen_threads_tracking_flushing_forking_and_stopping_keep_exact_accou
         client.start()
 
     def read_stats() -> None:
-        stats = client.stats
+        stats = client.stats  # a snapshot under the ledger's lock balances even mid-run
+        try:
+            assert_balanced(stats)
+        except AssertionError:
+            failures.append(repr(stats))
         if stats.in_flight < 0 or stats.queued < 0:
             failures.append(repr(stats))
 
-    workers = [threading.Thread(target=track) for _ in range(TRACKERS)]
+    workers = [threading.Thread(target=track, args=(ids,)) for ids in tracked_ids]
     workers += [
         threading.Thread(target=until_done(lambda: client.flush(timeout=2.0))) for _ in range(2)
     ]
     workers += [threading.Thread(target=until_done(stop_then_start)) for _ in range(2)]
-    workers += [threading.Thread(target=until_done(fork))]
+    workers += [threading.Thread(target=until_done(fork)) for _ in range(FORKERS)]
     workers += [threading.Thread(target=until_done(read_stats)) for _ in range(1)]
     assert len(workers) == 16
     began = time.monotonic()
@@ -130,5 +141,27 @@ def test_sixteen_threads_tracking_flushing_forking_and_stopping_keep_exact_accou
     assert (stats.queued, stats.in_flight) == (0, 0)
     assert_balanced(stats)
     assert stats.sent + stats.dropped_shutdown + stats.unconfirmed == total
-    parent_ids = {i for i, e in server.ledger.delivered.items() if e.get("model") != "child"}
+    delivered = server.delivered_ids()
+    by_model: dict[str, int] = {}
+    for event in server.ledger.delivered.values():
+        model = str(event.get("model"))
+        by_model[model] = by_model.get(model, 0) + 1
+    # Each child delivered its own ten events, and none of the parent's.
+    assert {m: n for m, n in by_model.items() if m.startswith("child-")} == {
+        f"child-{pid}": 10 for pid in children
+    }
+    # The parent: the server has only events it tracked, every one it counted as sent,
+    # none it counted as never sent; only an unconfirmed one may or may not be there.
+    ours = {i for ids in tracked_ids for i in ids}
+    assert len(ours) == total
+    parent_ids = {i for i in delivered if not by_model_of(server, i).startswith("child-")}
+    assert parent_ids <= ours
     assert stats.sent <= len(parent_ids) <= stats.sent + stats.unconfirmed
+    if stats.unconfirmed == 0:
+        assert len(parent_ids) == stats.sent  # exactly the sent events
+        assert server.ledger.stored_twice == 0
+
+
+def by_model_of(server: FaultServer, event_id: str) -> str:
+    """The model tag of a stored event."""
+    return str(server.ledger.delivered[event_id].get("model"))
