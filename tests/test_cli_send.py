@@ -227,13 +227,15 @@ def _connected_to(pid: int, port: int) -> bool:
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads the child's sockets in /proc")
-def test_ctrl_c_reports_what_was_sent_and_exits_130(collector: Collector) -> None:
-    port = int(collector.url.rsplit(":", 1)[1])
-    with spawn("send", "-", *flags(collector.url)) as process:
+def test_ctrl_c_reports_what_was_sent_and_exits_130(server: TelemetryServer) -> None:
+    # Stored is not yet acknowledged: Ctrl-C before the client read the answer rightly
+    # reports the event as undeliverable. A server that closes each connection lets the
+    # test see when the client has read its answer: the client's socket is gone then.
+    server.keep_alive = False  # (its default, said here because the test depends on it)
+    port = int(server.url.rsplit(":", 1)[1])
+    with spawn("send", "-", *flags(server.url)) as process:
         feed(process, event_dict(1))
-        assert _wait_for(lambda: collector.event_count == 1, TIMEOUT_S)
-        # Stored is not yet acknowledged: Ctrl-C before the client read the answer rightly
-        # reports the event as undeliverable. The client closes its connection once it has.
+        assert server.wait_until(lambda s: len(s.batches()) == 1, TIMEOUT_S)
         assert _wait_for(lambda: not _connected_to(process.pid, port), TIMEOUT_S)
         process.send_signal(signal.SIGINT)
         out, err = finish(process, close_stdin=False)
