@@ -6,6 +6,7 @@ import gc
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import tracemalloc
@@ -33,7 +34,7 @@ _COLLECTOR = f"""
 import sys, time
 sys.path.insert(0, {str(REPO_ROOT)!r})
 from mosaic_telemetry.collector import Collector
-collector = Collector({API_KEY!r}, db_path=":memory:").start()
+collector = Collector({API_KEY!r}, db_path=sys.argv[1]).start()  # a file, as serve --db
 print(collector.url, flush=True)
 while sys.stdin.readline().strip() == "count":
     print(collector.event_count, time.process_time(), flush=True)
@@ -176,8 +177,9 @@ class _CollectorProcess:
     """The local collector in a child process, on an ephemeral loopback port."""
 
     def __init__(self) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="mosaic-bench-e2e-")
         self._proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", _COLLECTOR],
+            [sys.executable, "-I", "-c", _COLLECTOR, os.path.join(self._tmp.name, "events.db")],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -210,6 +212,7 @@ class _CollectorProcess:
             self._proc.kill()
             self._proc.wait()
         self._stdout.close()
+        self._tmp.cleanup()
 
 
 def end_to_end(count: int, *, dry_run: bool) -> dict[str, float]:
@@ -255,6 +258,66 @@ def end_to_end(count: int, *, dry_run: bool) -> dict[str, float]:
         "batches": stats.batches,
         "dropped": stats.dropped_queue_full + stats.dropped_errors + stats.dropped_shutdown,
     }
+
+
+def burst(count: int, **settings: Any) -> dict[str, float]:
+    """start(), ``count`` track() calls as fast as one thread can, stop(): where they went."""
+    events = make_events(count, start=int(time.time() * 1000) % 10**6 + 500_000)
+    collector = _CollectorProcess()
+    try:
+        client = make_client(server_url=collector.url, **settings)
+        gc.collect()
+        start = time.perf_counter()
+        client.start()
+        track = client.track
+        for event in events:
+            track(event)
+        tracked = time.perf_counter()
+        client.stop(timeout=600.0)
+        stats = client.stats
+        delivered = collector.event_count()[0]
+    finally:
+        collector.close()
+    return {
+        "track_phase_s": tracked - start,
+        "delivered": delivered,
+        "dropped_queue_full": stats.dropped_queue_full,
+        "other_drops": stats.dropped_errors + stats.dropped_shutdown + stats.unconfirmed,
+    }
+
+
+def _burst_figures(count: int, runs: int) -> list[Figure]:
+    out: list[Figure] = []
+    for label, settings in (
+        ("default settings", {}),
+        ("max_queue_size=100000", {"max_queue_size": 100_000}),
+    ):
+        results = [burst(count, **settings) for _ in range(runs)]
+        key = "burst_default" if not settings else "burst_big_queue"
+        accounted = all(
+            r["delivered"] + r["dropped_queue_full"] + r["other_drops"] == count for r in results
+        )
+        out.append(
+            Figure(
+                f"{key}_delivered",
+                f"burst of {count:,} track(), {label}: delivered",
+                "ev",
+                Summary.of([float(r["delivered"]) for r in results]),
+                higher_is_better=True,
+                note=f"track loop {Summary.of([r['track_phase_s'] for r in results]).median:.2f} s"
+                + ("" if accounted else "; NOT ACCOUNTED FOR: delivered + drops != tracked"),
+            )
+        )
+        out.append(
+            Figure(
+                f"{key}_dropped",
+                "  dropped (queue full, counted in stats.dropped_queue_full)",
+                "ev",
+                Summary.of([float(r["dropped_queue_full"]) for r in results]),
+                note=f"other drops: {max(r['other_drops'] for r in results):.0f}",
+            )
+        )
+    return out
 
 
 # -- stop() and idle --------------------------------------------------------------------
@@ -319,7 +382,7 @@ def _e2e_figures(count: int, runs: int, *, dry_run: bool) -> list[Figure]:
             f"end to end, {count:,} events, {where}",
             "ev/s",
             Summary.of([r["events_per_s"] for r in results]),
-            target=None if dry_run else 25_000.0,
+            target=None if dry_run else 60_000.0,  # issue 17, storing to a file
             higher_is_better=True,
             note=f"{runs} run(s) of start(), track() x {count:,}, stop()",
             extra={"runs": results},
@@ -332,6 +395,7 @@ def _e2e_figures(count: int, runs: int, *, dry_run: bool) -> list[Figure]:
                 f"  {side} CPU per event",
                 "µs",
                 Summary.of([r[f"{side}_cpu_s"] / count * 1e6 for r in results]),
+                target=6.0 if side == "client" and not dry_run else None,
                 note="" if side == "client" else "rate bound on 2 free cores: 1e6 / the larger",
             )
         )
@@ -414,6 +478,7 @@ def figures(*, quick: bool = False) -> list[Figure]:
     runs = 1 if quick else 3
     out.extend(_e2e_figures(count, runs, dry_run=False))
     out.extend(_e2e_figures(count, runs, dry_run=True))
+    out.extend(_burst_figures(20_000 if quick else 50_000, runs))
 
     out.append(
         Figure(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+from ._text_forms import lazy_pattern
 
 __all__ = [
     "ENABLED_FALSY",
@@ -24,11 +24,11 @@ ENABLED_FALSY = ("0", "false", "no", "off")
 _HEX = frozenset("0123456789abcdefABCDEF")
 _API_KEY_LENGTH = 64
 _EDGE_NAMES = {"\n": "a newline", "\r": "a carriage return", "\t": "a tab", " ": "a space"}
-_UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")
+_UNSAFE = lazy_pattern(r"[\s\x00-\x1f\x7f]")
 # Everything between "scheme://" (or the start) and the last "@": a user name and password
 # (the last: a password may hold an unescaped "@"; masking a path's "@" too costs nothing).
-_USER_INFO = re.compile(r"\A((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)?.*@", re.DOTALL)
-_V1_SEGMENT = re.compile(r"/v1(?=/|\Z)", re.IGNORECASE)
+_USER_INFO = lazy_pattern(r"(?s)\A((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)?.*@")
+_V1_SEGMENT = lazy_pattern(r"(?i)/v1(?=/|\Z)")
 
 
 def mask_url(url: str) -> str:

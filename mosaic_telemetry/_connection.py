@@ -1,51 +1,34 @@
-"""One HTTP/1.1 keep-alive connection (``http.client``) whose every request has a hard deadline.
+"""One HTTP/1.1 keep-alive connection whose every request has a hard deadline.
 
 The deadline covers the whole request, not each socket call (see ``_sockets.py``):
 a peer that trickles a byte a second, never reads, never answers or sends an
-endless body ends the request at its deadline.
+endless body ends the request at its deadline. ``http://`` without a proxy speaks
+HTTP/1.1 on the socket itself (``_wire.py``); ``https://`` and proxies go through
+``http.client``, imported (with ``ssl`` and ``email``) only then.
 """
 
 from __future__ import annotations
 
-import http.client
 import os
 import select
 import socket
-import ssl
 import time
-from dataclasses import dataclass
 
 from ._diagnose import Phase, TransportError, describe
 from ._http import MAX_RESPONSE_BYTES, HttpResult
-from ._sockets import DeadlineSocket, DeadlineSSLSocket, arm, resolve
+from ._sockets import DeadlineSocket, arm, resolve
+from ._wire import Answer, WireError, host_header, request_bytes
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
 if TYPE_CHECKING:
+    import http.client
+    import ssl
+
     from ._deadline import Deadline
+    from ._route import Route
 
 
-__all__ = ["Connection", "Route"]
-
-
-@dataclass(frozen=True)
-class Route:
-    """Where a request goes: the server, and the proxy in between if there is one."""
-
-    scheme: str
-    host: str
-    port: int
-    proxy_host: str | None = None
-    proxy_port: int = 0
-    proxy_url: str | None = None
-    """The proxy's URL as it may be shown (password masked)."""
-    proxy_auth: str | None = None
-    """The ``Proxy-Authorization`` value, when the proxy URL carries credentials."""
-
-    @property
-    def target(self) -> str:
-        """``host:port`` of the server (IPv6 in brackets)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+__all__ = ["Connection"]
 
 
 class _Progress:
@@ -65,7 +48,7 @@ class _Progress:
 
     def open_socket(
         self, address: tuple[str, int], timeout: object = None, source: object = None
-    ) -> socket.socket:
+    ) -> DeadlineSocket:
         """``socket.create_connection`` with the request's deadline, DNS included."""
         deadline = self.deadline
         if deadline is None:  # connect() is only called from _exchange, which sets it
@@ -104,6 +87,13 @@ class Connection:
     def __init__(self, route: Route, context: ssl.SSLContext | None) -> None:
         self._route = route
         self._context = context
+        self._direct = route.scheme == "http" and route.proxy_host is None
+        """Plain HTTP straight to the server: spoken on :attr:`_sock` (``_wire.py``)."""
+        self._host_header = host_header(route.host, route.port) if self._direct else ""
+        self._protocol_errors: tuple[type[Exception], ...] = (WireError,)
+        """What the HTTP layer in use raises for an answer that is not valid HTTP."""
+        self._sock: DeadlineSocket | None = None
+        self._buffer = bytearray()
         self._conn: http.client.HTTPConnection | None = None
         self._pid = os.getpid()
         self._progress = _Progress()
@@ -126,9 +116,13 @@ class Connection:
         for fresh_retry in (False, True):
             reused = self._usable()
             try:
+                if self._direct:
+                    return self._exchange_direct(method, path, body, headers, deadline)
                 return self._exchange(method, path, body, headers, deadline)
-            except (OSError, http.client.HTTPException, ValueError) as exc:
+            except BaseException as exc:  # Ctrl-C, SystemExit too: the socket is in between
                 self.close()
+                if not isinstance(exc, (OSError, ValueError, *self._protocol_errors)):
+                    raise
                 stale = (
                     reused and not fresh_retry and self._progress.phase in (Phase.SEND, Phase.WAIT)
                 )
@@ -139,28 +133,67 @@ class Connection:
                 raise TransportError(
                     f"{failure} ({method} {url})", retryable=failure.retryable, sent=failure.sent
                 ) from None
-            except BaseException:  # Ctrl-C, SystemExit mid-request: the socket is in between
-                self.close()
-                raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _open_socket(self) -> socket.socket | None:
+        if self._direct:
+            return self._sock
+        conn = self._conn
+        return None if conn is None else conn.sock
 
     def _usable(self) -> bool:
         """Whether an open socket can be reused; drops one that is closed, stale or inherited."""
-        conn = self._conn
-        if conn is None or conn.sock is None:
+        sock = self._open_socket()
+        if sock is None:
             return False
         if self._pid != os.getpid():  # a forked child must not speak on the parent's socket
             self._conn = None
+            self._sock = None
             self._pid = os.getpid()
             return False
         try:
-            readable = select.select([conn.sock], [], [], 0)[0]
+            readable = select.select([sock], [], [], 0)[0]
         except (OSError, ValueError):
-            readable = [conn.sock]
+            readable = [sock]
         if readable:  # idle, yet readable: the server hung up (or sent junk)
             self.close()
             return False
         return True
+
+    def _exchange_direct(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        deadline: Deadline,
+    ) -> HttpResult:
+        progress = self._progress
+        progress.deadline = deadline
+        route = self._route
+        data = request_bytes(method, path, headers, body, host=self._host_header)
+        sock = self._sock
+        if sock is None:
+            progress.phase = Phase.CONNECT
+            sock = self._sock = progress.open_socket((route.host, route.port))
+            self._buffer.clear()
+        sock.deadline = deadline
+        progress.phase = Phase.SEND
+        sock.sendall(data)
+        progress.phase = Phase.WAIT
+        answer = Answer(sock, self._buffer)
+        head = answer.read_head()
+        progress.phase = Phase.READ
+        raw = answer.read_body(MAX_RESPONSE_BYTES + 1)
+        truncated = len(raw) > MAX_RESPONSE_BYTES
+        if truncated or answer.will_close or self._buffer:
+            self.close()  # the rest is not read (or is junk): the socket can't be reused
+        return HttpResult(
+            status=answer.status,
+            body=raw[:MAX_RESPONSE_BYTES],
+            retry_after=head.get("retry-after"),
+            truncated=truncated,
+        )
 
     def _exchange(
         self,
@@ -170,6 +203,8 @@ class Connection:
         headers: dict[str, str],
         deadline: Deadline,
     ) -> HttpResult:
+        import http.client  # noqa: PLC0415  # https and proxies only
+
         self._progress.deadline = deadline
         conn = self._conn
         if conn is None:
@@ -178,7 +213,7 @@ class Connection:
             self._progress.phase = Phase.CONNECT
             conn.connect()  # DNS, TCP, then the proxy tunnel and TLS (Phase.SETUP)
         sock = conn.sock
-        if isinstance(sock, (DeadlineSocket, DeadlineSSLSocket)):
+        if hasattr(sock, "deadline"):
             sock.deadline = deadline  # a TLS socket replaced the TCP one: tell it too
         self._progress.phase = Phase.SEND
         route = self._route
@@ -207,6 +242,9 @@ class Connection:
         )
 
     def _new_connection(self) -> http.client.HTTPConnection:
+        import http.client  # noqa: PLC0415  # https and proxies only
+
+        self._protocol_errors = (WireError, http.client.HTTPException)
         route = self._route
         host = route.proxy_host or route.host
         port = route.proxy_port or route.port
@@ -225,9 +263,7 @@ class Connection:
 
     def _describe(self, exc: BaseException, elapsed_s: float) -> TransportError:
         route = self._route
-        if isinstance(exc, ValueError) and not isinstance(
-            exc, (OSError, http.client.HTTPException)
-        ):
+        if isinstance(exc, ValueError) and not isinstance(exc, (OSError, *self._protocol_errors)):
             return TransportError(f"request to {route.target} refused locally: {exc}"[:200])
         return describe(
             exc,
@@ -240,8 +276,7 @@ class Connection:
 
     def abort(self) -> None:
         """From another thread: end the request in progress at once (shut the socket down)."""
-        conn = self._conn
-        sock = conn.sock if conn is not None else None
+        sock = self._open_socket()
         if sock is not None:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
@@ -256,6 +291,10 @@ class Connection:
                 response.close()
             except OSError:
                 pass
+        direct, self._sock = self._sock, None
+        if direct is not None:
+            self._buffer.clear()
+            direct.close()
         conn = self._conn
         if conn is None:
             return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import sys
 
 from ._http import clean_text
 from .errors import TelemetryError
@@ -36,7 +36,7 @@ class Phase:
     READ = "read"
 
 
-_TUNNEL_STATUS = re.compile(r"Tunnel connection failed: (\d{3})\s*(.*)")
+_TUNNEL_STATUS = r"Tunnel connection failed: (\d{3})\s*(.*)"
 _AFTER_REQUEST = (Phase.SEND, Phase.WAIT, Phase.READ)
 
 
@@ -60,7 +60,8 @@ def describe(
         resolving: the host name being looked up (phase DNS).
     """
     import socket  # noqa: PLC0415  # loaded with the transport, not at import
-    import ssl  # noqa: PLC0415
+
+    ssl = sys.modules.get("ssl")  # an error can only be TLS's once TLS was loaded
 
     where = target if proxy is None else f"{target} through proxy {proxy}"
     took = f"{elapsed_s:.1f} s"
@@ -100,8 +101,8 @@ def _setup_failure(
     exc: BaseException, ssl: object, *, where: str, proxy: str | None, target: str, took: str
 ) -> TransportError:
     """A failure between the TCP connection and the first request byte: tunnel or TLS."""
-    verify_error = getattr(ssl, "SSLCertVerificationError")  # noqa: B009  # ssl is lazy
-    ssl_error = getattr(ssl, "SSLError")  # noqa: B009
+    verify_error = getattr(ssl, "SSLCertVerificationError", ())  # ssl is lazy, maybe None
+    ssl_error = getattr(ssl, "SSLError", ())
     if isinstance(exc, verify_error):
         reason = getattr(exc, "verify_message", None) or _reason(exc)
         return TransportError(
@@ -118,7 +119,9 @@ def _setup_failure(
         return TransportError(
             f"TLS handshake with {where} failed: {reason}{hint}", retryable=retryable
         )
-    match = _TUNNEL_STATUS.search(str(exc))
+    import re  # noqa: PLC0415  # a failed proxy tunnel only
+
+    match = re.search(_TUNNEL_STATUS, str(exc))
     if match is not None and proxy is not None:
         status = int(match.group(1))
         return TransportError(
@@ -133,21 +136,32 @@ def _setup_failure(
 
 
 def _closed(exc: BaseException, phase: str, where: str) -> str:
-    import http.client  # noqa: PLC0415  # loaded with the transport
+    from . import _wire  # noqa: PLC0415  # loaded with the transport
 
-    if isinstance(exc, http.client.IncompleteRead):
+    # The same failures under their names in _wire (plain http://) or http.client
+    # (https, proxies; only ever raised once it was imported).
+    client = sys.modules.get("http.client")
+    if isinstance(exc, (_wire.IncompleteRead, *_of(client, "IncompleteRead"))):
+        got = len(getattr(exc, "partial", b""))
+        expected = getattr(exc, "expected", None) or 0
         return (
             f"{where} closed the connection in the middle of the answer "
-            f"({len(exc.partial)} of {len(exc.partial) + (exc.expected or 0)} bytes)"
+            f"({got} of {got + expected} bytes)"
         )
-    if isinstance(exc, http.client.RemoteDisconnected):
+    if isinstance(exc, (_wire.RemoteDisconnected, *_of(client, "RemoteDisconnected"))):
         return f"{where} closed the connection without an answer"
-    if isinstance(exc, http.client.BadStatusLine):
+    if isinstance(exc, (_wire.BadStatusLine, *_of(client, "BadStatusLine"))):
         return f"{where} answered with something that is not HTTP: {_reason(exc)}"
-    if isinstance(exc, http.client.HTTPException):
+    if isinstance(exc, (_wire.WireError, *_of(client, "HTTPException"))):
         return f"{where} sent an answer that is not valid HTTP: {_reason(exc)}"
     step = "sending the request" if phase == Phase.SEND else "the answer"
     return f"connection to {where} failed during {step}: {_reason(exc)}"
+
+
+def _of(module: object, name: str) -> tuple[type[BaseException], ...]:
+    """``(module.name,)``, or ``()`` when the module was never imported."""
+    found = getattr(module, name, None)
+    return () if found is None else (found,)
 
 
 def _reason(exc: BaseException) -> str:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from ._record import record
+from ._text_forms import lazy_pattern
 from .errors import ConfigurationError
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
@@ -39,15 +39,15 @@ HEALTH_PATH = "/v1/health"
 MAX_RESPONSE_BYTES = 1024 * 1024
 MAX_RETRY_AFTER_S = 3600.0
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = lazy_pattern(r"[\x00-\x1f\x7f]")
 # What must never reach a log line from a server's text: C0/C1 controls (CR/LF forge
 # lines, ESC drives terminals), line/paragraph separators and bidirectional overrides.
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
-_SPACES = re.compile(r"\s+")
-_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-_HEADING = re.compile(rb"<h1[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)
-_TAG = re.compile(rb"<[^>]*>")
-_USERINFO = re.compile(r"(?<=://)[^/@?#]*@")
+_UNPRINTABLE = lazy_pattern("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
+_SPACES = lazy_pattern(r"\s+")
+_TITLE = lazy_pattern(rb"(?is)<title[^>]*>(.*?)</title>")
+_HEADING = lazy_pattern(rb"(?is)<h1[^>]*>(.*?)</h1>")
+_TAG = lazy_pattern(rb"<[^>]*>")
+_USERINFO = lazy_pattern(r"(?<=://)[^/@?#]*@")
 _TRANSIENT = frozenset({408, 429, 500, 502, 503, 504})
 
 
@@ -177,7 +177,7 @@ def safe_url(url: object) -> str:
     return _USERINFO.sub("***@", str(url))
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class HttpResult:
     """A response as the transport saw it: status, headers that matter, capped body."""
 

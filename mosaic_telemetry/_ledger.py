@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timezone
 
+from ._ledger_spill import SpillSide
 from ._stats import ClientStats
 from ._tickets import AFTER_EXIT, FEEDBACK, INVALID, Ticket
 from .queue import _BoundedFifo, _Note
@@ -27,8 +28,12 @@ if TYPE_CHECKING:
 __all__ = ["FEEDBACK", "INVALID", "Ledger", "Ticket"]  # the markers and Ticket: _tickets.py
 
 
-class Ledger(_BoundedFifo):
-    """The queue plus in-flight tickets and delivery counters, under one lock."""
+class Ledger(SpillSide):
+    """The queue plus in-flight tickets and delivery counters, under one lock.
+
+    The spool's side of it (spilling, settling on disk, reading back) is in
+    :class:`SpillSide` (``_ledger_spill.py``): the same state, under the same lock.
+    """
 
     __slots__ = (
         "_counts",
@@ -142,6 +147,7 @@ class Ledger(_BoundedFifo):
             ticket.open.difference_update(done)
             self._close_if_done(ticket, len(done))
             self._forget(ticket.events[i] for i in done)
+            self._note_settled(ticket.events[i] for i in done)
             counts = self._counts
             for name, amount in outcome.items():
                 counts[name] += amount
@@ -212,37 +218,46 @@ class Ledger(_BoundedFifo):
         no answer to a request that went out (either way, not "never sent")."""
         self._apply(lambda: ticket.mark(out=False, unknown=maybe_stored))
 
-    def abandon(self) -> tuple[int, int]:
+    def abandon(
+        self, on_disk: Callable[[TaskCompletionEvent], bool] | None = None
+    ) -> tuple[int, int, int]:
         """Stop waiting (a deadline of stop/exit passed): count what is left, return it.
 
-        Open events become ``unconfirmed`` when a request of theirs went out without
-        an answer, or is still on its way; the others ``dropped_shutdown``.
-        Returns ``(unconfirmed, dropped_shutdown)`` added by this call.
+        Open events for which ``on_disk`` says their spool record is written become
+        ``spooled``; of the others, those whose request went out
+        without an answer, or is still on its way, ``unconfirmed``; the rest
+        ``dropped_shutdown`` (as do spilled events not yet written).
+        Returns ``(unconfirmed, dropped_shutdown, spooled)`` added by this call.
         """
-        added = [0, 0]
+        added = [0, 0, 0]
 
         def change() -> None:
             maybe_sent = self._maybe_sent
+
+            def count(event: TaskCompletionEvent, unknown: bool) -> None:
+                if on_disk is not None and on_disk(event):
+                    added[2] += 1
+                else:
+                    added[0 if unknown or id(event) in maybe_sent else 1] += 1
+
             for ticket in self._tickets:
                 for index in ticket.open:
-                    unknown = ticket.unknown or ticket.out or id(ticket.events[index]) in maybe_sent
-                    added[0 if unknown else 1] += 1
+                    count(ticket.events[index], ticket.unknown or ticket.out)
                 self._in_flight -= len(ticket.open)
                 ticket.open.clear()
             self._tickets.clear()
             for event in self._items:
-                added[0 if id(event) in maybe_sent else 1] += 1
+                count(event, False)
             self._items.clear()
+            added[1] += len(self._spill)
+            self._spill.clear()
             maybe_sent.clear()
             self._counts["unconfirmed"] += added[0]
             self._counts["dropped_shutdown"] += added[1]
+            self._counts["spooled"] += added[2]
 
         self._apply(change)
-        return added[0], added[1]
-
-    def mark_exited(self) -> None:
-        """After the exit flush: events tracked from now on are counted as undeliverable."""
-        self._apply(lambda: setattr(self, "_exited", True))
+        return added[0], added[1], added[2]
 
     # -- counters ------------------------------------------------------------------------
 
@@ -296,7 +311,7 @@ class Ledger(_BoundedFifo):
             return ClientStats(
                 **{**counts, "tracked": counts["tracked"] + self._puts},
                 dropped_queue_full=self._dropped,
-                queued=len(self._items),
+                queued=len(self._items) + len(self._spill),
                 in_flight=self._in_flight,
                 last_error=self.last_error,
                 last_success_at=self.last_success_at,
@@ -316,6 +331,9 @@ _COUNTERS = (
     "dropped_feedback",
     "dropped_before_send",
     "unconfirmed",
+    "spooled",
+    "replayed",
+    "spool_errors",
     "retries",
     "batches",
     "invalid_responses",

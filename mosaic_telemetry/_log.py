@@ -12,6 +12,7 @@ way: counted in ``dropped_feedback``, never lost from the counts.
 
 from __future__ import annotations
 
+import sys
 import threading
 
 TYPE_CHECKING = False
@@ -58,8 +59,19 @@ class LazyLogger:
             logger = self._logger = logging.getLogger(self._name)
         return logger
 
+    def _unheard(self, level: int) -> bool:
+        """A debug or info record while ``logging`` was never imported: no handler can exist.
+
+        Nothing can have configured logging without importing it, and unconfigured,
+        only WARNING and above reach a handler (``logging.lastResort``): importing
+        ``logging`` for such a record (~20 ms of a cold start) would only drop it.
+        """
+        return level < _WARNING and self._logger is None and "logging" not in sys.modules
+
     def enabled_for(self, level: int) -> bool:
         """Whether a record at ``level`` would be handled (to skip building costly ones)."""
+        if self._unheard(level):
+            return False
         try:
             return self._get().isEnabledFor(level)
         except Exception:  # a host's broken logging setup
@@ -68,6 +80,8 @@ class LazyLogger:
     def _log(
         self, level: int, msg: object, args: tuple[object, ...], kwargs: dict[str, object]
     ) -> None:
+        if self._unheard(level):
+            return
         try:
             logger = self._get()
             if not logger.isEnabledFor(level):

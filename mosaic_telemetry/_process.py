@@ -53,6 +53,14 @@ class Process:
         sender = Sender(
             self.requester, ledger, self.health, dry_run=bool(config.dry_run), hooks=hooks
         )
+        journal = None
+        if config.spool_dir and isinstance(config.spool_dir, str):
+            from ._journal import Journal  # noqa: PLC0415  # only with a spool
+
+            max_bytes = config.spool_max_bytes
+            if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 65536:
+                max_bytes = 64 * 1024 * 1024  # validate() warned about it
+            journal = Journal(ledger, config.spool_dir, max_bytes, settings.max_queue)
         self.background: Background = Background(
             ledger,
             sender,
@@ -63,4 +71,5 @@ class Process:
             max_retries=settings.max_retries,
             shutdown_s=settings.shutdown_s,
             clock=clock,
+            journal=journal,
         )

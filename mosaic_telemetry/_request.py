@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, replace
 
 from ._http import (
     HttpResult,
@@ -15,6 +14,7 @@ from ._http import (
     safe_url,
 )
 from ._log import DEBUG, LazyLogger
+from ._record import record
 from ._retry import retry_delay
 from .transport import Transport, TransportError
 
@@ -33,7 +33,7 @@ __all__ = ["Attempt", "Requester", "server_says"]
 logger = LazyLogger(__name__.rpartition(".")[0] + ".delivery")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Attempt:
     """How a request (with its retries) ended: the last answer, or none, and why."""
 
@@ -97,6 +97,10 @@ class Requester:
     def max_retries(self) -> int:
         """How often a request is sent again after a transient failure."""
         return self._max_retries
+
+    def no_retries(self) -> None:
+        """From now on each request is tried once (the exit flush of a client with a spool)."""
+        self._max_retries = 0
 
     @property
     def transport(self) -> Transport:
@@ -175,6 +179,8 @@ class Requester:
                     self._ledger.request_done(ticket, maybe_stored=stored)
                 secret = self._secret
                 if secret is not None and secret in result.body:  # an echo, cut before any use
+                    from dataclasses import replace  # noqa: PLC0415  # rare: import stays cheap
+
                     result = replace(result, body=result.body.replace(secret, b"***"))
                 self._trace(path, what, body, f"HTTP {result.status}", started)
                 if classify_status(result.status) is not Verdict.RETRY:

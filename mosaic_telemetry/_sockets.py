@@ -1,14 +1,14 @@
-"""Sockets that keep a deadline over many calls, a DNS lookup with a deadline, TLS contexts.
+"""Sockets that keep a deadline over many calls, and a DNS lookup with a deadline.
 
 Before every send and receive these sockets set their timeout to what is left of
 the request's deadline, so the total stays bounded however the peer paces its
 bytes (``sendall`` and the TLS handshake already take one timeout as a total).
+TLS lives in ``_tls.py``: ``ssl`` is imported for ``https://`` only.
 """
 
 from __future__ import annotations
 
 import socket
-import ssl
 import threading
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ._deadline import Deadline
 
 
-__all__ = ["DeadlineSSLSocket", "DeadlineSocket", "arm", "resolve", "tls_context"]
+__all__ = ["DeadlineSocket", "arm", "resolve"]
 
 
 def arm(sock: socket.socket, deadline: Deadline | None) -> None:
@@ -52,39 +52,13 @@ class DeadlineSocket(socket.socket):
         return super().recv(bufsize, flags)
 
 
-class DeadlineSSLSocket(ssl.SSLSocket):
-    """The TLS counterpart of :class:`DeadlineSocket` (set as the context's socket class)."""
-
-    deadline: Deadline | None = None
-
-    def send(self, data: Any, flags: int = 0) -> int:
-        arm(self, self.deadline)  # SSLSocket.sendall loops over send(): each chunk is bounded
-        return super().send(data, flags)
-
-    def recv_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0) -> int:
-        arm(self, self.deadline)
-        return super().recv_into(buffer, nbytes, flags)
-
-    def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
-        arm(self, self.deadline)
-        return super().recv(buflen, flags)
-
-
-def tls_context(ca_file: str | None) -> ssl.SSLContext:
-    """A verifying TLS context (the system's CAs, or ``ca_file``) whose sockets keep deadlines.
-
-    Raises:
-        OSError, ssl.SSLError: ``ca_file`` can't be read or holds no certificate.
-    """
-    context = ssl.create_default_context(cafile=ca_file)
-    context.sslsocket_class = DeadlineSSLSocket
-    return context
-
-
 def resolve(host: str, port: int, deadline: Deadline) -> list[tuple]:  # type: ignore[type-arg]
     """``getaddrinfo`` by ``deadline``: a name is looked up on a helper thread."""
+    # An ASCII name goes as bytes: a str is IDNA-encoded first, which imports
+    # encodings.idna and stringprep (~7 % of a cold start's first send).
+    name: str | bytes = host.encode("ascii") if host.isascii() else host
     try:
-        return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
+        return socket.getaddrinfo(name, port, 0, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
     except socket.gaierror:
         pass  # a name, not an address
     answer: list[object] = []
@@ -92,7 +66,7 @@ def resolve(host: str, port: int, deadline: Deadline) -> list[tuple]:  # type: i
 
     def lookup() -> None:
         try:
-            answer.append(socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM))
+            answer.append(socket.getaddrinfo(name, port, 0, socket.SOCK_STREAM))
         except OSError as exc:
             answer.append(exc)
         finally:

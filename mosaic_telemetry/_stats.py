@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+
+from ._record import record
 
 __all__ = ["ClientStats"]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ClientStats:
     """A snapshot of a client's counters.
 
-    Every ``track()`` call of an enabled client ends in exactly one place, so
-    ``tracked == sent + rejected + dropped_queue_full + dropped_errors
-    + dropped_shutdown + dropped_invalid + dropped_feedback + dropped_before_send
-    + unconfirmed + queued + in_flight`` holds at every snapshot taken while no ``track()``
-    call is running.
+    Every event that enters the client's memory (a ``track()`` call of an
+    enabled client, or an event read back from the spool) ends in exactly one
+    place, so ``tracked + replayed == sent + rejected + dropped_queue_full
+    + dropped_errors + dropped_shutdown + dropped_invalid + dropped_feedback
+    + dropped_before_send + unconfirmed + spooled + queued + in_flight`` holds at
+    every snapshot taken while no ``track()`` call is running. (Without a spool,
+    ``replayed`` and ``spooled`` are 0.) ``spool_bytes``, ``spool_evicted`` and
+    ``spool_corrupt`` count records on disk, outside that sum.
     """
 
     tracked: int = 0
@@ -46,6 +50,23 @@ class ClientStats:
     unconfirmed: int = 0
     """Events whose request went out but whose answer did not come before the
     deadline of ``stop()``/the exit flush: the server may have stored them."""
+    spooled: int = 0
+    """Events whose only copy left memory for the spool: spilled by a full queue, or
+    still unsent at the deadline of ``stop()``/the exit flush (a later ``start()``,
+    ``flush()`` or ``mosaic-telemetry spool drain`` sends them)."""
+    replayed: int = 0
+    """Events read back from the spool into the queue (left by this or an earlier
+    process; an event read back twice counts twice)."""
+    spool_bytes: int = 0
+    """Bytes of segment files in the spool directory, as last counted."""
+    spool_evicted: int = 0
+    """Unsent records deleted from the spool to stay under ``spool_max_bytes``, oldest
+    first (they may have been counted in ``spooled`` before)."""
+    spool_corrupt: int = 0
+    """Damaged spool records set aside (``quarantine.jsonl``) instead of being sent."""
+    spool_errors: int = 0
+    """Times the spool could not be used (read-only or full disk, unsafe directory);
+    from the first, the client keeps its events in memory only."""
     retries: int = 0
     """Requests sent again after a transient failure."""
     batches: int = 0

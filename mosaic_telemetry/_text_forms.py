@@ -15,6 +15,7 @@ from uuid import UUID, SafeUUID
 TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
 if TYPE_CHECKING:
     import re
+    from typing import Any, overload
 
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "compiled",
     "format_datetime",
     "hex_uuid_text",
+    "lazy_pattern",
     "new_uuid4",
     "new_uuid4_bits",
     "parse_datetime",
@@ -63,6 +65,37 @@ def compiled(source: str) -> re.Pattern[str]:
 
         compiled = _compiled[source] = re.compile(source)
     return compiled
+
+
+class _LazyPattern:
+    """A regex compiled when first used (``re.compile`` at import costs ~0.3 ms a pattern).
+
+    ``search``, ``sub`` and the other methods of the compiled pattern are looked up
+    through it; after the first use each is a plain attribute (no indirection left).
+    """
+
+    def __init__(self, source: str | bytes) -> None:
+        self._source = source  # flags go inline: (?i), (?s)
+
+    def __getattr__(self, name: str) -> Any:
+        import re  # noqa: PLC0415  # on first use
+
+        method = getattr(re.compile(self._source), name)
+        setattr(self, name, method)
+        return method
+
+
+if TYPE_CHECKING:
+
+    @overload
+    def lazy_pattern(source: str) -> re.Pattern[str]: ...
+    @overload
+    def lazy_pattern(source: bytes) -> re.Pattern[bytes]: ...
+    def lazy_pattern(source: str | bytes) -> re.Pattern[str] | re.Pattern[bytes]:
+        """``re.compile(source)``, done when the pattern is first used."""
+
+else:
+    lazy_pattern = _LazyPattern
 
 
 _new_object = object.__new__

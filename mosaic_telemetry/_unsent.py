@@ -54,7 +54,10 @@ def _at_exit() -> None:
             if core.pid != _fork.getpid() or core.background.started:
                 continue  # a parent's state in a forked child; or the exit flush sends them
             unsent = core.ledger.size
-            if unsent:
+            journal = core.background.journal
+            if unsent and journal is not None:  # persisted ones wait in the spool: not lost
+                unsent -= sum(journal.has_record(e) for e in core.ledger.in_memory())
+            if unsent > 0:
                 message = (
                     f"telemetry: {unsent} event(s) tracked but never sent: this client was "
                     "not started, and no flush() or stop() sent them before exit (call "

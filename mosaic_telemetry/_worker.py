@@ -2,7 +2,9 @@
 
 ``flush``/``stop``/the exit flush are sends (``_dispatch.py``) repeated until
 nothing is left or their deadline passes; at a stop's deadline whatever is still
-out is counted (``unconfirmed`` or ``dropped_shutdown``) and abandoned.
+out is counted (``unconfirmed`` or ``dropped_shutdown``) and abandoned. With a
+spool, a second thread runs the journal's passes (``_journal.py``) at least once a
+second; a stop persists first, and what it leaves is ``spooled``, never dropped.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     import asyncio
     from collections.abc import Callable
 
+    from ._journal import Journal
     from ._ledger import Ledger
     from ._request import Requester
     from ._sender import Sender
@@ -50,6 +53,7 @@ class Background:
         max_retries: int,
         shutdown_s: float,
         clock: Callable[[], float],
+        journal: Journal | None = None,
     ) -> None:
         self._ledger = ledger
         self._sender = sender
@@ -75,6 +79,9 @@ class Background:
         self._cycle_deadline: Deadline | None = None
         self._task: asyncio.Task[None] | None = None
         self._exit_hook = False
+        self._journal = journal
+        self._spool_wake = Wakeup()
+        self._spool_thread: threading.Thread | None = None
 
     # -- state ------------------------------------------------------------------------
 
@@ -93,6 +100,25 @@ class Background:
         """A batch is full: have the worker send now (safe from any context)."""
         if self._thread is not None:
             self._wake.set()
+            if self._journal is not None:  # a full queue spills: write it soon
+                self._spool_wake.set()
+
+    @property
+    def journal(self) -> Journal | None:
+        """The spool's side of this client (None without ``spool_dir``)."""
+        return self._journal
+
+    def persist(self, deadline: Deadline) -> int:
+        """Write every event queued or in flight to the spool and fsync it; how many."""
+        journal = self._journal
+        if journal is None:
+            return 0
+        return journal.run_pass(sync=True, replay=False, deadline=deadline)[0]
+
+    def after_fork_in_child(self) -> None:
+        """In a forked child: let go of the parent's spool files without touching them."""
+        if self._journal is not None:
+            self._journal.after_fork_in_child()
 
     def deadline(self, timeout_s: float | None) -> Deadline:
         """``timeout_s`` from now, or the shutdown timeout when None."""
@@ -108,16 +134,28 @@ class Background:
         """
         if parallel is None:
             parallel = self.running
-        ledger = self._ledger
-        while True:
-            if not self._dispatcher.send(deadline, None, self._senders() if parallel else None):
-                return False
-            if not ledger.wait_settled(deadline):
-                return False
-            if ledger.idle():
-                return True
-            if deadline.expired():
-                return False
+        ledger, journal = self._ledger, self._journal
+        try:
+            while True:
+                if journal is not None:
+                    journal.run_pass(deadline=deadline)  # write ahead, and read back
+                pool = self._senders() if parallel else None
+                if not self._dispatcher.send(deadline, None, pool):
+                    return False
+                if not ledger.wait_settled(deadline):
+                    return False
+                if ledger.idle():
+                    if journal is None:
+                        return True
+                    journal.run_pass(deadline=deadline)  # the spool may hold more
+                    if ledger.idle():  # (the spool thread may have read some back, too)
+                        return True
+                    continue
+                if deadline.expired():
+                    return False
+        finally:
+            if journal is not None:  # settle on disk what the server answered for
+                journal.run_pass(replay=False, deadline=deadline)
 
     # -- the worker thread ------------------------------------------------------------
 
@@ -153,7 +191,28 @@ class Background:
                 return False
             self._thread = thread
             self._register_exit(daemon=thread.daemon)
+            if self._journal is not None:
+                from . import _spool  # noqa: F401, PLC0415  # loaded before a thread needs it
+                from .models import TaskCompletionEvent  # noqa: F401, PLC0415
+
+                self._spool_wake.set()  # a first pass at once: read back what is left
+                self._spool_thread = start_thread(lambda: self._spool_run(run_id), "spool")
             return True
+
+    def _spool_run(self, run_id: int) -> None:
+        """Spool thread body: a journal pass at least every second (docs/spool.md)."""
+        from ._journal import TICK_S  # noqa: PLC0415
+
+        journal = self._journal
+        while self._run_id == run_id and journal is not None and journal.usable:
+            self._spool_wake.wait(TICK_S)
+            if self._run_id != run_id:
+                return
+            try:
+                if journal.run_pass()[1]:
+                    self._wake.set()  # read back from the spool: send it
+            except Exception:  # the thread must survive anything; the host never sees it
+                logger.exception("telemetry spool pass failed")
 
     def _run(self, run_id: int) -> None:
         """Worker body: a send every interval, or as soon as a batch is full."""
@@ -194,6 +253,7 @@ class Background:
         if cycle is not None and deadline is not None:
             cycle.cut(deadline.at)
         self._dispatcher.interrupt()
+        self._spool_wake.set()
         thread, self._thread = self._thread, None
         return thread
 
@@ -210,8 +270,15 @@ class Background:
             return
         try:
             thread = self._halt(deadline)
+            journal = self._journal
+            if journal is not None and journal.usable:
+                # On disk first, whatever the deadline: then nothing unsent can be lost.
+                self._persist_quietly()
+                if exiting:  # one attempt, no retries: the process is going away
+                    self._requester.no_retries()
             try:
-                self.flush(deadline, parallel=not exiting and self._pool is not None)
+                if journal is None or not deadline.expired():  # stop(0) with a spool: done
+                    self.flush(deadline, parallel=not exiting and self._pool is not None)
             except Exception:
                 logger.exception("telemetry final flush failed")
             finally:
@@ -219,10 +286,29 @@ class Background:
         finally:
             self._life.release()
 
+    def _persist_quietly(self) -> None:
+        journal = self._journal
+        if journal is not None:
+            try:
+                journal.run_pass(sync=True, replay=False)
+            except Exception:
+                logger.exception("telemetry spool pass failed")
+
     def _finish(
         self, thread: threading.Thread | None, deadline: Deadline, *, exiting: bool
     ) -> None:
-        unconfirmed, dropped = self._ledger.abandon()
+        journal = self._journal
+        if journal is not None:
+            self._persist_quietly()  # anything tracked during the flush, too
+        on_disk = journal.has_record if journal is not None and journal.usable else None
+        unconfirmed, dropped, spooled = self._ledger.abandon(on_disk)
+        if journal is not None:
+            try:
+                journal.close()
+            except Exception:
+                logger.exception("telemetry spool close failed")
+        if spooled:
+            logger.info("telemetry shutdown: %d unsent event(s) left in the spool", spooled)
         self._requester.abort()  # requests still out end now; their results are ignored
         if exiting:
             self._ledger.mark_exited()
@@ -235,6 +321,9 @@ class Background:
             )
         if thread is not None and thread is not threading.current_thread():
             thread.join(deadline.remaining())
+        spool_thread, self._spool_thread = self._spool_thread, None
+        if spool_thread is not None and spool_thread is not threading.current_thread():
+            spool_thread.join(deadline.remaining())
         with self._pool_lock:
             pool, self._pool = self._pool, None
         if pool is not None:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 
 from . import _fork, _unsent
+from ._deadline import MAX_WAIT_S, Deadline
 from ._http import safe_url
 from ._intake import Intake
 from ._ledger import FEEDBACK, INVALID
@@ -86,6 +87,7 @@ class TelemetryClient:
             if core.pid == pid:  # another thread of this child was first
                 return core
             was_running = core.background.started
+            core.background.after_fork_in_child()  # never write the parent's spool segment
             fresh = Process(self._config, self._settings, self._clock, self._sleep)
             if self._core.pid == pid:  # a signal handler's track() on this thread was first
                 return self._core
@@ -118,7 +120,20 @@ class TelemetryClient:
     @property
     def stats(self) -> ClientStats:
         """A snapshot of the delivery counters (see :class:`ClientStats`)."""
-        return self._process().ledger.snapshot()
+        core = self._process()
+        snapshot = core.ledger.snapshot()
+        journal = core.background.journal
+        counts = None if journal is None else journal.counts
+        if counts is None:
+            return snapshot
+        from dataclasses import replace  # noqa: PLC0415
+
+        return replace(
+            snapshot,
+            spool_bytes=counts.spool_bytes,
+            spool_evicted=counts.spool_evicted,
+            spool_corrupt=counts.spool_corrupt,
+        )
 
     def __repr__(self) -> str:
         return (
@@ -204,6 +219,33 @@ class TelemetryClient:
             logger.exception("telemetry flush failed")
             return False
 
+    def persist(self, timeout: float | None = None) -> int:
+        """Write every event queued or in flight now to the spool, durably; works without
+        :meth:`start`.
+
+        Durably: the segment file and, after a new one was created, its directory are
+        fsynced, so once this returns those events survive ``kill -9`` and a power
+        loss; a later ``start()``/``flush()`` (of this or another process) or
+        ``mosaic-telemetry spool drain`` sends them. Without ``spool_dir`` (or when
+        the spool failed, see ``stats.spool_errors``) nothing is written.
+
+        Args:
+            timeout: seconds to wait at most for the spool's writer to be free
+                (default: wait as long as it takes, normally milliseconds).
+
+        Returns:
+            How many of this client's events are on disk now (0 without a spool).
+        """
+        if not self._enabled:
+            return 0
+        try:
+            return self._process().background.persist(
+                Deadline.after(MAX_WAIT_S if timeout is None else timeout, self._clock)
+            )
+        except Exception:
+            logger.exception("telemetry persist failed")
+            return 0
+
     # -- sync life cycle ----------------------------------------------------------
 
     def start(self) -> None:
@@ -216,7 +258,9 @@ class TelemetryClient:
 
         Safe to call twice, or without :meth:`start`. Events still unsent at the
         deadline are counted in ``stats.dropped_shutdown``, those whose request went
-        out without an answer in ``stats.unconfirmed``.
+        out without an answer in ``stats.unconfirmed``. With ``spool_dir``, every
+        unsent event is persisted first and stays in the spool (``stats.spooled``):
+        ``stop(timeout=0)`` persists and returns at once.
         """
         if self._enabled:
             background = self._process().background
@@ -289,7 +333,6 @@ class TelemetryClient:
             wanted = [q for q in queries if isinstance(q, PredictionQuery)]
             if not wanted:
                 return
-            from ._deadline import Deadline  # noqa: PLC0415
             from ._predictions import fetch_predictions  # noqa: PLC0415  # first use only
 
             settings = self._settings

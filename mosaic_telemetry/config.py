@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
-from dataclasses import dataclass, fields
 
 from ._config_checks import (
     ENV_PREFIX,
@@ -16,6 +14,8 @@ from ._config_checks import (
     server_url_problem,
 )
 from ._log import LazyLogger
+from ._record import record, record_fields
+from ._text_forms import lazy_pattern
 from ._validation import Invalid, to_uuid
 
 TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
@@ -32,7 +32,7 @@ logger = LazyLogger(__name__)
 
 DEFAULT_USER_AGENT = "mosaicstack-telemetry-python/0.1.0"
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = lazy_pattern(r"[\x00-\x1f\x7f]")
 # Env vars that fill a field only when the constructor left it empty.
 _FILL_FROM_ENV = {
     "server_url": "SERVER_URL",
@@ -57,7 +57,7 @@ def mask_secret(secret: str) -> str:
     return f"'***{secret[-4:]}'"
 
 
-@dataclass(repr=False)
+@record(repr=False)
 class TelemetryConfig:
     """All settings of a :class:`TelemetryClient`.
 
@@ -184,17 +184,15 @@ class TelemetryConfig:
 
     def __repr__(self) -> str:
         parts = []
-        for f in fields(self):
-            if f.name.startswith("_"):
-                continue
-            value: Any = getattr(self, f.name)
-            if f.name == "api_key":
+        for name in record_fields(TelemetryConfig):
+            value: Any = getattr(self, name)
+            if name == "api_key":
                 text = mask_secret(value)
-            elif f.name == "server_url" and isinstance(value, str):
+            elif name == "server_url" and isinstance(value, str):
                 text = repr(mask_url(value))
             else:
                 text = repr(value)
-            parts.append(f"{f.name}={text}")
+            parts.append(f"{name}={text}")
         return f"TelemetryConfig({', '.join(parts)})"
 
     __str__ = __repr__

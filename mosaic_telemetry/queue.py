@@ -92,13 +92,20 @@ class _BoundedFifo:
                 item.change(self)
                 continue
             if len(items) == max_size:
-                self._dropped += 1
-                self._evicted(items[0])
+                self._overflow(items.popleft())
             items.append(item)  # type: ignore[arg-type]  # only put() appends events here
             self._puts += 1
 
     def _evicted(self, item: TaskCompletionEvent) -> None:
         """``item`` leaves the queue as dropped (lock held); subclasses forget what they knew."""
+
+    def _overflow(self, item: TaskCompletionEvent) -> None:
+        """The oldest ``item`` no longer fits (lock held): evict and count it.
+
+        A ledger with a spool spills it instead.
+        """
+        self._dropped += 1
+        self._evicted(item)
 
     # -- the public operations ---------------------------------------------------------
 
@@ -113,8 +120,7 @@ class _BoundedFifo:
                         self._absorb()
                     items = self._items
                     if len(items) == self._max_size:
-                        self._dropped += 1
-                        self._evicted(items[0])
+                        self._overflow(items.popleft())
                     items.append(item)
                     self._puts += 1
                 finally:
@@ -161,9 +167,8 @@ class _BoundedFifo:
         room = self._max_size - len(self._items)
         if len(items) > room:
             overflow = len(items) - room
-            self._dropped += overflow
             for item in items[:overflow]:
-                self._evicted(item)
+                self._overflow(item)
             items = items[overflow:]
         self._items.extendleft(reversed(items))
 

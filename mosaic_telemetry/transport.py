@@ -20,8 +20,9 @@ TYPE_CHECKING = False  # typing is not imported at run time: it costs ~2 ms
 if TYPE_CHECKING:
     import ssl
 
-    from ._connection import Connection, Route
+    from ._connection import Connection
     from ._http import HttpResult
+    from ._route import Route
     from .config import TelemetryConfig
 
 
@@ -147,7 +148,9 @@ class Transport:
     def _get_route(self) -> Route:
         route = self._route
         if route is None:
-            route = self._route = _route(self._scheme, self._host, self._port)
+            from ._route import route_for  # noqa: PLC0415  # first send only
+
+            route = self._route = route_for(self._scheme, self._host, self._port)
         return route
 
     def abort(self) -> None:
@@ -181,7 +184,7 @@ def _when(deadline: Deadline | None, timeout_s: float | None) -> Deadline:
 
 
 def _tls_context(ca_file: str | None) -> ssl.SSLContext:
-    from ._sockets import tls_context  # noqa: PLC0415  # https only
+    from ._tls import tls_context  # noqa: PLC0415  # https only
 
     try:
         return tls_context(ca_file)
@@ -190,39 +193,3 @@ def _tls_context(ca_file: str | None) -> ssl.SSLContext:
         raise ConfigurationError(
             f"ca_file {str(ca_file)[:200]!r} can't be used to verify TLS: {reason}"
         ) from None
-
-
-def _route(scheme: str, host: str, port: int) -> Route:
-    """Direct, or through the proxy the environment names for ``scheme`` (unless NO_PROXY)."""
-    import base64  # noqa: PLC0415  # first send only
-    import urllib.request  # noqa: PLC0415
-    from urllib.parse import unquote, urlsplit  # noqa: PLC0415
-
-    from ._connection import Route  # noqa: PLC0415
-
-    proxy = urllib.request.getproxies().get(scheme)
-    target = f"[{host}]" if ":" in host else host
-    if not proxy or urllib.request.proxy_bypass(f"{target}:{port}"):
-        return Route(scheme, host, port)
-    if "://" not in proxy:
-        proxy = "http://" + proxy
-    parts = urlsplit(proxy)
-    try:
-        proxy_port = parts.port or 80
-    except ValueError:
-        raise ConfigurationError(
-            f"the {scheme} proxy URL has an invalid port: {safe_url(proxy)}"
-        ) from None
-    auth = None
-    if parts.username is not None:
-        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
-        auth = "Basic " + base64.b64encode(pair).decode("ascii")
-    return Route(
-        scheme,
-        host,
-        port,
-        proxy_host=parts.hostname or "",
-        proxy_port=proxy_port,
-        proxy_url=safe_url(f"{parts.scheme}://{parts.netloc}"),
-        proxy_auth=auth,
-    )

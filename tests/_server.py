@@ -446,10 +446,11 @@ def assert_balanced(stats: ClientStats) -> None:
         + stats.dropped_feedback
         + stats.dropped_before_send
         + stats.unconfirmed
+        + stats.spooled
         + stats.queued
         + stats.in_flight
     )
-    assert stats.tracked == placed, stats
+    assert stats.tracked + stats.replayed == placed, stats
 
 
 class FakeTime:

@@ -214,9 +214,10 @@ def persist_then_send(
     """Deliver ``events`` by ``deadline``; True once every one is settled.
 
     Settled means accepted or refused one by one by the server (a refused event would
-    be refused again). Phase 1 sends straight through a :class:`TelemetryClient`. The
-    durable spool (issue 15) slots in here: append the events to it first and return
-    True once they are persisted, leaving the sending to the spool within the budget.
+    be refused again). With ``config.spool_dir`` the events are persisted first (and
+    True is returned once they are on disk, whatever the server does): then what the
+    spool holds, these events and earlier runs' alike, is sent within the budget and
+    the rest waits there for the next run. Without one, they are sent straight.
     """
     if not events:
         return True
@@ -232,6 +233,16 @@ def persist_then_send(
     client = TelemetryClient(settings)  # never started: flush() sends on this thread
     for event in events:
         client.track(event)
+    if settings.spool_dir:
+        try:
+            persisted = client.persist(timeout=max(0.0, deadline - time.monotonic()))
+            client.flush(timeout=max(0.0, deadline - time.monotonic()))
+        finally:
+            client.stop(timeout=0)  # what is unsent stays in the spool
+        stats = client.stats
+        return (persisted >= len(events) and not stats.spool_errors) or (
+            stats.sent + stats.rejected >= len(events)
+        )
     client.flush(timeout=max(0.0, deadline - time.monotonic()))
     stats = client.stats
     return stats.sent + stats.rejected >= len(events)

@@ -79,6 +79,8 @@ class Outcome:
         self._causes = Causes()
         self._deadline_passed = False
         self._dropped = 0
+        self._spool: tuple[str, int] | None = None
+        """With ``--spool-dir``: the directory and how many unsent events it holds now."""
         self.progress: Progress | None = None
 
     def _line(self, text: str) -> None:
@@ -143,6 +145,7 @@ class Outcome:
         self._causes = causes
         self._deadline_passed = delivery.past_deadline()
         self._dropped = delivery.dropped
+        self._spool = delivery.spool_left()
 
     def report(self) -> int:
         """Print the failure lines and the summary; return the exit status."""
@@ -170,6 +173,9 @@ class Outcome:
             f"{stats.rejected} rejected, {undeliverable} undeliverable, {self.invalid} invalid "
             f"({self.url})"
         )
+        if self._spool is not None:
+            directory, left = self._spool
+            say(f"spool: {left} unsent event(s) wait in {directory} for the next run")
         faults += stats.rejected + stats.dropped_errors
         return self._status(faults, undeliverable, delivered=stats.sent + stats.rejected > 0)
 
@@ -202,7 +208,10 @@ class Outcome:
                 f"(at most {MAX_QUEUED} wait for it)"
             )
         # Counted from what was read: events still waiting to be handed over count too.
-        undeliverable = self.valid - stats.sent - stats.rejected
+        # Events left in the spool are kept, not lost; those read back from it (earlier
+        # runs') are sent, spooled or dropped like the others, so they cancel out.
+        kept = stats.spooled - stats.replayed if self._spool is not None else 0
+        undeliverable = max(0, self.valid - stats.sent - stats.rejected - kept)
         late = undeliverable - stats.dropped_errors - dropped
         if late > 0:
             when = " before the --timeout ran out" if self._deadline_passed else ""

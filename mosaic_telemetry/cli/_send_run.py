@@ -107,6 +107,8 @@ class Delivery:
         self._deadline = deadline
         self._batch_size = int(config.batch_size)
         self._backlog = HIGH_WATER_BATCHES * self._batch_size
+        spool_dir = config.spool_dir
+        self._spool_dir = spool_dir if isinstance(spool_dir, str) and spool_dir else None
         # One flush with every retry, when no --timeout bounds it.
         self._flush_s = config.request_timeout_seconds * (config.max_retries + 1) + 15.0
         self._from_harness = from_harness
@@ -168,6 +170,18 @@ class Delivery:
 
     def stats(self) -> ClientStats:
         return self._client.stats
+
+    def spool_left(self) -> tuple[str, int] | None:
+        """With a spool: its directory and the unsent events it holds now (None without)."""
+        directory = self._spool_dir
+        if directory is None:
+            return None
+        from .._spool_admin import inspect_spool  # noqa: PLC0415  # only with a spool
+
+        try:
+            return directory, inspect_spool(directory).unsent
+        except Exception:  # the summary says what the client counted instead
+            return directory, self._client.stats.spooled
 
     def _hand_over(self) -> None:
         batch, self._pending = self._pending, []
@@ -232,6 +246,8 @@ class Delivery:
                 return
             for event in batch:
                 client.track(event)
+            if self._spool_dir is not None:
+                client.persist()  # on disk first: a kill or the --timeout loses nothing
             if client.queue_size and time.monotonic() >= self._retry_at:
                 self._flush()
 

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Callable
 
+from ..config import ENV_PREFIX
 from ._common import add_client_flags, config_from, deadline_of, usage_error
 from ._input import EventFiller, InputError, read_items
 from ._send_report import Outcome, Progress
@@ -32,6 +33,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="print each request body (one JSON line per batch) to stdout; send nothing",
     )
     mode.add_argument("--validate", action="store_true", help="only check the events; send nothing")
+    send.add_argument(
+        "--spool-dir",
+        default="",
+        metavar="DIR",
+        help="persist the events to this spool first, then send them (and what earlier "
+        "runs left) within --timeout; the rest waits there "
+        f"(default: {ENV_PREFIX}SPOOL_DIR)",
+    )
     add_client_flags(send)
     send.set_defaults(handler=run)
 
@@ -66,12 +75,30 @@ def _check_instance_id(instance_id: str) -> None:
         usage_error(problems[0])
 
 
+def mode_of(args: argparse.Namespace) -> str:
+    """``send``, ``validate`` or ``dry-run``."""
+    return "validate" if args.validate else "dry-run" if args.dry_run else "send"
+
+
+def _check_spool_dir(directory: str) -> None:
+    """An unsafe spool directory is a usage mistake (exit 2), found before anything is read."""
+    from .._spool_dir import directory_problem  # noqa: PLC0415  # only with a spool
+
+    problem = directory_problem(directory) if os.path.exists(directory) else None
+    if problem:
+        usage_error(problem)
+
+
 def run(args: argparse.Namespace) -> int:
     """Read, complete and check every event; send, print or only count the valid ones."""
     config = config_from(args)
+    if args.spool_dir:
+        config.spool_dir = args.spool_dir
+    if config.spool_dir and mode_of(args) == "send":
+        _check_spool_dir(config.spool_dir)
     _check_instance_id(config.instance_id)
     fill_id = config.instance_id  # before Delivery gives the config a stand-in
-    mode = "validate" if args.validate else "dry-run" if args.dry_run else "send"
+    mode = mode_of(args)
     deadline = deadline_of(args)
     delivery = None
     if mode == "send":  # a usage error (exit 2) comes before anything is read
