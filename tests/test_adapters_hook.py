@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from collector_fixtures import API_KEY, INSTANCE_ID, clean_env
@@ -24,7 +25,7 @@ from mosaic_telemetry.collector import Collector
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SLACK_S = 0.5  # the promise: budget + 0.5 s, interpreter start and exit included
-BUDGET_S = 5.0  # runs that must finish their work get room on a loaded machine
+BUDGET_S = 20.0  # runs that must finish their work get room on a loaded machine (2 cores, 6 suites)
 TIMEOUT_S = 60.0
 
 
@@ -53,6 +54,69 @@ def payload(path: Path, event: str = "Stop", **extra: str) -> bytes:
     return json.dumps(data).encode()
 
 
+def _cpu_wait_s(schedstat: str) -> float:
+    """How long a thread was runnable but given no CPU, in seconds (Linux); 0 elsewhere."""
+    try:
+        with open(schedstat, encoding="ascii") as stat:
+            return int(stat.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def run_timed(
+    argv: list[str], stdin: bytes | None, env: dict[str, str]
+) -> tuple[subprocess.CompletedProcess[bytes], float]:
+    """Run to the end; its wall time, less the time the OS kept it waiting for a CPU.
+
+    The promise is the hook's, not the scheduler's: on a loaded machine a runnable process
+    can wait seconds for a core. Linux counts that wait per thread; it is read from the
+    hook's main thread once it has exited and before it is reaped, and from this thread.
+    ``stdin`` None: it stays open, and empty, until the run ends.
+    """
+    own_wait_s = _cpu_wait_s("/proc/thread-self/schedstat")
+    started = time.monotonic()
+    process = subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    assert process.stdin is not None and process.stdout is not None
+    assert process.stderr is not None
+    outputs: dict[int, bytes] = {}
+
+    def drain(stream: Any) -> None:
+        outputs[stream.fileno()] = stream.read()
+
+    def write(data: bytes) -> None:
+        try:
+            process.stdin.write(data)  # type: ignore[union-attr]  # asserted above
+            process.stdin.close()  # type: ignore[union-attr]
+        except BrokenPipeError:  # the hook stopped reading: its own business
+            pass
+
+    helpers = [threading.Thread(target=drain, args=(s,)) for s in (process.stdout, process.stderr)]
+    if stdin is not None:
+        helpers.append(threading.Thread(target=write, args=(stdin,)))
+    watchdog = threading.Timer(TIMEOUT_S, process.kill)
+    for thread in (*helpers, watchdog):
+        thread.start()
+    try:
+        os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)  # exited, not yet reaped
+        elapsed = time.monotonic() - started
+        waited_s = _cpu_wait_s(f"/proc/{process.pid}/schedstat")
+        waited_s += _cpu_wait_s("/proc/thread-self/schedstat") - own_wait_s
+    finally:
+        watchdog.cancel()
+        process.wait()
+        for thread in helpers:
+            thread.join()
+        if stdin is None:
+            process.stdin.close()
+    out = outputs[process.stdout.fileno()]
+    err = outputs[process.stderr.fileno()]
+    process.stdout.close()
+    process.stderr.close()
+    return subprocess.CompletedProcess(argv, process.returncode, out, err), elapsed - waited_s
+
+
 def run_hook(
     state: Path,
     stdin: bytes,
@@ -61,14 +125,12 @@ def run_hook(
     harness: str = "claude-code",
     budget: float = BUDGET_S,
 ) -> tuple[subprocess.CompletedProcess[bytes], float]:
-    started = time.monotonic()
     env = {**env, "XDG_STATE_HOME": str(state.parent / "xdg")}  # where a bad command line logs
-    result = subprocess.run(
+    return run_timed(
         [sys.executable, "-m", "mosaic_telemetry", "hook", harness, "--state-dir", str(state),
          "--budget", str(budget), *args],
-        input=stdin, env=env, capture_output=True, timeout=TIMEOUT_S, check=False,
+        stdin, env,
     )  # fmt: skip
-    return result, time.monotonic() - started
 
 
 def assert_quiet_exit(
@@ -76,7 +138,7 @@ def assert_quiet_exit(
 ) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == b""
-    assert elapsed <= budget + SLACK_S, f"took {elapsed:.2f}s for a {budget}s budget"
+    assert elapsed <= budget + SLACK_S, f"took {elapsed:.2f}s (CPU waits aside) for {budget}s"
 
 
 def log_of(state: Path) -> str:
@@ -276,18 +338,12 @@ def test_a_hook_command_without_a_known_harness_exits_0(tmp_path: Path, argv: li
 
 
 def test_a_stdin_that_never_closes_cannot_hold_the_run(tmp_path: Path, refused_url: str) -> None:
-    started = time.monotonic()
-    with subprocess.Popen(
+    result, elapsed = run_timed(
         [sys.executable, "-m", "mosaic_telemetry", "hook", "claude-code",
          "--state-dir", str(tmp_path / "state"), "--budget", "1"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env=hook_env(refused_url, XDG_STATE_HOME=str(tmp_path / "xdg")),
-    ) as process:  # fmt: skip
-        code = process.wait(timeout=TIMEOUT_S)  # stdin stays open and empty all along
-        elapsed = time.monotonic() - started
-        assert process.stdout is not None
-        out = process.stdout.read()
-    assert (code, out) == (0, b"")
+        None, hook_env(refused_url, XDG_STATE_HOME=str(tmp_path / "xdg")),
+    )  # fmt: skip
+    assert (result.returncode, result.stdout) == (0, b"")
     assert elapsed <= 1.0 + SLACK_S
 
 

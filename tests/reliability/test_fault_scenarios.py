@@ -292,7 +292,11 @@ def test_a_server_slower_than_the_interval_gets_everything_once(
     serve: Serve, make_client: MakeClient
 ) -> None:
     server = serve(always(ok(delay_s=0.3)))  # each answer takes 6 intervals
-    config = make_config(server.url, submit_interval_seconds=0.05, batch_size=10)
+    # Slower than the interval, never than the request timeout: on a loaded machine an answer
+    # can take well over 2 s, and a timed-out batch is rightly sent again.
+    config = make_config(
+        server.url, submit_interval_seconds=0.05, batch_size=10, request_timeout_seconds=30.0
+    )
     client = make_client(config)
     client.start()
     began = time.monotonic()
