@@ -40,7 +40,9 @@ pytestmark = [
 
 HERE = "tests/reliability/test_load_and_soak.py"
 THREADS = 8
-SOAK_CALLS = 1_000_000
+SOAK_CALLS = int(os.environ.get("MOSAIC_RELIABILITY_SOAK_CALLS", "300000"))
+"""300,000 by default (200,000 past the warm-up RSS reading: a leak of 100 bytes per event
+would show as 19 MiB); the documented figure is for MOSAIC_RELIABILITY_SOAK_CALLS=1000000."""
 
 _COLLECTOR = """
 import sys
@@ -167,7 +169,7 @@ def test_eight_threads_tracking_against_the_collector_deliver_every_event(
     )
 
 
-def test_a_million_tracks_against_a_dead_server_stay_within_the_queue_bound(
+def test_a_soak_of_tracks_against_a_dead_server_stays_within_the_queue_bound(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     max_queue = 1000
@@ -216,9 +218,9 @@ def test_a_million_tracks_against_a_dead_server_stay_within_the_queue_bound(
             f"RSS growth {growth_mib:.1f} MiB, {final}"
         )
     record(
-        "soak: 1,000,000 track() with a dead server (queue 1,000)",
-        f"python -m pytest -m reliability {HERE}::"
-        "test_a_million_tracks_against_a_dead_server_stay_within_the_queue_bound",
+        f"soak: {SOAK_CALLS:,} track() with a dead server (queue 1,000)",
+        f"MOSAIC_RELIABILITY_SOAK_CALLS={SOAK_CALLS} python -m pytest -m reliability {HERE}::"
+        "test_a_soak_of_tracks_against_a_dead_server_stays_within_the_queue_bound",
         tracked=final.tracked,
         delivered=final.sent,
         rejected=final.rejected,
