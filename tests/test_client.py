@@ -519,10 +519,10 @@ def test_dry_run_logs_counts_as_sent_and_opens_no_socket(
 # -- many threads -------------------------------------------------------------------------
 
 
-@pytest.mark.slow
 PER_THREAD = 2_500
 
 
+@pytest.mark.slow
 def test_sixteen_threads_tracking_thousands_of_events_each_lose_nothing(
     make_server: Callable[..., TelemetryServer],
 ) -> None:
