@@ -294,3 +294,34 @@ def make_events(count: int, *, start: int = 0) -> list[Any]:
             .build()
         )
     return events
+
+
+def figures_main(
+    title: str,
+    measure: Callable[..., list[Figure]],
+    argv: Sequence[str] | None,
+    *,
+    doc: str | None,
+    quick_help: str = "a rough run",
+) -> int:
+    """The command line of a one-group benchmark: measure, print the figures, maybe write JSON."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    args = parser.parse_args(argv)
+    figs = measure(quick=args.quick)
+    info = machine_info()
+    print(f"{title} — Python {info['python']} on {info['cpu']}")
+    for f in figs:
+        s = f.summary
+        note = f"  ({f.note})" if f.note else ""
+        print(f"{f.label}: {fmt(s.median)} {f.unit} [{fmt(s.minimum)} - {fmt(s.maximum)}]{note}")
+    if args.json:
+        payload = {"machine": info, "figures": [f.as_json() for f in figs]}
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle, indent=2, ensure_ascii=False)
+            handle.write("\n")
+    return 0

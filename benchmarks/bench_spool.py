@@ -11,8 +11,6 @@ the disk.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import shutil
 import sys
@@ -21,7 +19,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from _util import Figure, Summary, fmt, machine_info, make_events, use_repo_package
+from _util import Figure, Summary, figures_main, fmt, make_events, use_repo_package
 
 use_repo_package()
 
@@ -149,23 +147,13 @@ def figures(*, quick: bool = False) -> list[Figure]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Measure, print the figures, optionally write JSON; exit 0."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a rough run of a few seconds")
-    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    args = parser.parse_args(argv)
-    figs = figures(quick=args.quick)
-    info = machine_info()
-    print(f"mosaic_telemetry spool — Python {info['python']} on {info['cpu']}")
-    for f in figs:
-        s = f.summary
-        note = f"  ({f.note})" if f.note else ""
-        print(f"{f.label}: {fmt(s.median)} {f.unit} [{fmt(s.minimum)} - {fmt(s.maximum)}]{note}")
-    if args.json:
-        payload = {"machine": info, "figures": [f.as_json() for f in figs]}
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
-    return 0
+    return figures_main(
+        "mosaic_telemetry spool",
+        figures,
+        argv,
+        doc=__doc__,
+        quick_help="a rough run of a few seconds",
+    )
 
 
 if __name__ == "__main__":

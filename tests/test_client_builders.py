@@ -181,14 +181,8 @@ EXIT_CASES: list[tuple[str, dict[str, Any], int | None]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("case", "unsent"), [(c, u) for _, c, u in EXIT_CASES], ids=[n for n, _, _ in EXIT_CASES]
-)
-def test_exit_warns_once_about_events_a_never_started_client_did_not_send(
-    case: dict[str, Any], unsent: int | None
-) -> None:
-    values = {"enabled": True, "before": "", "after": "", "events": 3, **case}
-    script = textwrap.dedent(_HOST).format(**values)
+def _exit_notice_lines(script: str) -> list[str]:
+    """Run ``script`` as a host process; the stderr lines of its exit notice."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_TELEMETRY_")}
     done = subprocess.run(
         [sys.executable, "-W", "error", "-c", script],
@@ -199,15 +193,26 @@ def test_exit_warns_once_about_events_a_never_started_client_did_not_send(
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    lines = [line for line in done.stderr.splitlines() if "never sent" in line]
+    return [line for line in done.stderr.splitlines() if "never sent" in line]
+
+
+@pytest.mark.parametrize(
+    ("case", "unsent"), [(c, u) for _, c, u in EXIT_CASES], ids=[n for n, _, _ in EXIT_CASES]
+)
+def test_exit_warns_once_about_events_a_never_started_client_did_not_send(
+    case: dict[str, Any], unsent: int | None
+) -> None:
+    values = {"enabled": True, "before": "", "after": "", "events": 3, **case}
+    script = textwrap.dedent(_HOST).format(**values)
+    lines = _exit_notice_lines(script)
     if unsent is None:
-        assert lines == [], done.stderr
+        assert lines == []
         return
     assert lines == [
         f"WARNING mosaic_telemetry.client: telemetry: {unsent} event(s) tracked but never "
         "sent: this client was not started, and no flush() or stop() sent them before exit "
         "(call client.flush() before the process ends, or start() the client)"
-    ], done.stderr
+    ]
 
 
 @pytest.mark.parametrize(
@@ -234,18 +239,8 @@ def test_exit_warning_reaches_stderr_when_the_host_configured_no_logging(
             client.track(client.event().model("exit-model"))
         """
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_TELEMETRY_")}
-    done = subprocess.run(
-        [sys.executable, "-W", "error", "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=env,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    lines = [line for line in done.stderr.splitlines() if "never sent" in line]
+    lines = _exit_notice_lines(script)
     if expected is None:
-        assert lines == [], done.stderr
+        assert lines == []
     else:
-        assert len(lines) == 1 and lines[0].startswith(expected), done.stderr
+        assert len(lines) == 1 and lines[0].startswith(expected), lines
