@@ -233,12 +233,20 @@ def test_ctrl_c_reports_what_was_sent_and_exits_130(server: TelemetryServer) -> 
     # test see when the client has read its answer: the client's socket is gone then.
     server.keep_alive = False  # (its default, said here because the test depends on it)
     port = int(server.url.rsplit(":", 1)[1])
-    with spawn("send", "-", *flags(server.url)) as process:
-        feed(process, event_dict(1))
-        assert server.wait_until(lambda s: len(s.batches()) == 1, TIMEOUT_S)
-        assert _wait_for(lambda: not _connected_to(process.pid, port), TIMEOUT_S)
-        process.send_signal(signal.SIGINT)
-        out, err = finish(process, close_stdin=False)
+    # A child inherits an ignored SIGINT (what a non-interactive shell gives the commands it
+    # runs in the background, as .ci/run does), and Python then leaves it ignored. A
+    # terminal's Ctrl-C reaches a command whose SIGINT is at its default: give it that.
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with spawn("send", "-", *flags(server.url)) as process:
+            signal.signal(signal.SIGINT, inherited)  # started: this process's own as it was
+            feed(process, event_dict(1))
+            assert server.wait_until(lambda s: len(s.batches()) == 1, TIMEOUT_S)
+            assert _wait_for(lambda: not _connected_to(process.pid, port), TIMEOUT_S)
+            process.send_signal(signal.SIGINT)
+            out, err = finish(process, close_stdin=False)
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     assert process.returncode == 130
     assert out.startswith("stdin: 1 read, 1 accepted"), (out, err)
     assert err.strip().splitlines()[-1] == "mosaic-telemetry: error: interrupted"

@@ -706,3 +706,18 @@ def test_a_vendored_copy_without_adapters_works_and_lists_no_ingest_or_hook(
         result = _run_vendored(script, host)
         assert result.returncode == 0, result.stderr
         assert marker in result.stdout.splitlines()
+
+
+def test_no_sqlite_connection_is_left_to_the_collector() -> None:
+    """``with sqlite3.connect(...)`` commits but never closes: 3.13+ warns (an error here)."""
+    pattern = re.compile(r"with\s+sqlite3\.connect\(")
+    roots = [PACKAGE_DIR, PACKAGE_DIR.parent / "tests", PACKAGE_DIR.parent / "benchmarks"]
+    problems = [
+        f"{path.relative_to(PACKAGE_DIR.parent)}:{lineno}: {line.strip()}"
+        for root in roots
+        for path in sorted(root.rglob("*.py"))
+        if ".venv" not in path.parts and path.name != "test_guards.py"
+        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert not problems, "close these connections (contextlib.closing):\n" + "\n".join(problems)

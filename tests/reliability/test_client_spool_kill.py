@@ -67,8 +67,11 @@ def _env() -> dict[str, str]:
 
 
 def _stored(db: Path) -> list[int]:
-    with sqlite3.connect(db) as conn:
+    conn = sqlite3.connect(db)
+    try:
         rows = conn.execute("SELECT event_id FROM events").fetchall()
+    finally:
+        conn.close()  # a context manager would only commit: 3.13+ warns of an open one
     return [int(event_id.rsplit("-", 1)[1]) for (event_id,) in rows]
 
 
