@@ -164,3 +164,37 @@ def test_the_hooks_persist_point_uses_the_spool_when_one_is_configured(
     assert persist_then_send(more, up, time.monotonic() + 10.0)
     assert collector.event_count == 4  # this run's event and the three the last run left
     assert inspect_spool(spool_dir).unsent == 0
+
+
+def test_ingest_with_a_spool_dir_keeps_the_tasks_while_the_server_is_down_and_drain_sends_them(
+    tmp_path: Path, collector: Collector
+) -> None:
+    fixture = Path(__file__).parent / "fixtures" / "aider_analytics.jsonl"
+    spool_dir = tmp_path / "spool"
+    down = run_cli(
+        "ingest",
+        "aider-analytics",
+        str(fixture),
+        "--spool-dir",
+        str(spool_dir),
+        "--timeout",
+        "1",
+        *server_flags(dead_url()),
+    )
+    assert down.returncode == 0, down.stderr
+    assert down.stdout.strip().endswith(
+        "0 accepted, 0 rejected, 0 undeliverable, 5 kept in the spool for the next run"
+    ), down.stdout
+    assert inspect_spool(spool_dir).unsent == 5
+    drained = run_cli(
+        "spool",
+        "drain",
+        "--spool-dir",
+        str(spool_dir),
+        "--timeout",
+        "20",
+        *server_flags(collector.url),
+    )
+    assert drained.returncode == 0, drained.stderr
+    assert collector.event_count == 5
+    assert inspect_spool(spool_dir).unsent == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import sys
 import time
@@ -192,3 +193,27 @@ def require_usable(config: TelemetryConfig) -> None:
         usage_error("; ".join(problems))
     if not config.enabled:
         usage_error(f"telemetry is disabled by {ENV_PREFIX}ENABLED; nothing was sent")
+
+
+def add_spool_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    """Add ``--spool-dir`` (persist first, then send ``what`` within --timeout)."""
+    parser.add_argument(
+        "--spool-dir",
+        default="",
+        metavar="DIR",
+        help=f"persist {what} to this spool first, then send them (and what earlier "
+        "runs left) within --timeout; the rest waits there "
+        f"(default: {ENV_PREFIX}SPOOL_DIR)",
+    )
+
+
+def apply_spool_dir(args: argparse.Namespace, config: TelemetryConfig, *, sending: bool) -> None:
+    """Give ``config`` the --spool-dir; an unsafe directory is a usage mistake (exit 2)."""
+    if getattr(args, "spool_dir", ""):
+        config.spool_dir = args.spool_dir
+    if config.spool_dir and sending and os.path.exists(config.spool_dir):
+        from .._spool_dir import directory_problem  # noqa: PLC0415  # only with a spool
+
+        problem = directory_problem(config.spool_dir)
+        if problem:
+            usage_error(problem)

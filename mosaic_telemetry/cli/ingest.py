@@ -17,6 +17,8 @@ from ._common import (
     REQUEST_TIMEOUT_S,
     StderrLines,
     add_client_flags,
+    add_spool_flag,
+    apply_spool_dir,
     config_from,
     require_usable,
     say,
@@ -69,6 +71,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         action="store_true",
         help="do not read a Claude Code transcript's subagents/ files",
     )
+    add_spool_flag(ingest, "the tasks")
     add_client_flags(ingest)
     ingest.set_defaults(handler=run)
 
@@ -93,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
 
     prices = price_table(args.prices)
     config = config_from(args)
+    apply_spool_dir(args, config, sending=not args.dry_run)
     try:
         instance_id = to_uuid(config.instance_id)
     except Invalid:
@@ -160,6 +164,8 @@ class _Sender:
     def send(self, events: list[TaskCompletionEvent]) -> None:
         for event in events:
             self._client.track(event)
+        if self._config.spool_dir:
+            self._client.persist()  # on disk first: a kill or a dead server loses nothing
         self._client.flush(timeout=self._timeout)
 
     def finish(self, total: int, label: str, lines: int, recognised: bool) -> int:
@@ -167,13 +173,15 @@ class _Sender:
         client.stop(timeout=1.0)
         logging.getLogger(PACKAGE_LOGGER).removeHandler(self._handler)
         stats = client.stats
-        undeliverable = total - stats.sent - stats.rejected
+        kept = stats.spooled if self._config.spool_dir else 0
+        undeliverable = max(0, total - stats.sent - stats.rejected - kept)
+        in_spool = f", {kept} kept in the spool for the next run" if kept else ""
         say(
             f"ingested {total} event(s) from {label} ({lines} line(s)) to "
             f"{self._config.server_url}: {stats.sent} accepted, {stats.rejected} rejected, "
-            f"{undeliverable} undeliverable"
+            f"{undeliverable} undeliverable{in_spool}"
         )
         if undeliverable and stats.last_error:
             say(f"{PROG}: last error: {stats.last_error}", sys.stderr)
-        ok = recognised and stats.sent == total
+        ok = recognised and stats.sent + kept == total  # kept on disk: sent next run
         return EXIT_OK if ok else EXIT_FAILED

@@ -7,8 +7,14 @@ import os
 import sys
 from collections.abc import Callable
 
-from ..config import ENV_PREFIX
-from ._common import add_client_flags, config_from, deadline_of, usage_error
+from ._common import (
+    add_client_flags,
+    add_spool_flag,
+    apply_spool_dir,
+    config_from,
+    deadline_of,
+    usage_error,
+)
 from ._input import EventFiller, InputError, read_items
 from ._send_report import Outcome, Progress
 from ._send_run import Delivery, timed_items
@@ -33,14 +39,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="print each request body (one JSON line per batch) to stdout; send nothing",
     )
     mode.add_argument("--validate", action="store_true", help="only check the events; send nothing")
-    send.add_argument(
-        "--spool-dir",
-        default="",
-        metavar="DIR",
-        help="persist the events to this spool first, then send them (and what earlier "
-        "runs left) within --timeout; the rest waits there "
-        f"(default: {ENV_PREFIX}SPOOL_DIR)",
-    )
+    add_spool_flag(send, "the events")
     add_client_flags(send)
     send.set_defaults(handler=run)
 
@@ -80,22 +79,10 @@ def mode_of(args: argparse.Namespace) -> str:
     return "validate" if args.validate else "dry-run" if args.dry_run else "send"
 
 
-def _check_spool_dir(directory: str) -> None:
-    """An unsafe spool directory is a usage mistake (exit 2), found before anything is read."""
-    from .._spool_dir import directory_problem  # noqa: PLC0415  # only with a spool
-
-    problem = directory_problem(directory) if os.path.exists(directory) else None
-    if problem:
-        usage_error(problem)
-
-
 def run(args: argparse.Namespace) -> int:
     """Read, complete and check every event; send, print or only count the valid ones."""
     config = config_from(args)
-    if args.spool_dir:
-        config.spool_dir = args.spool_dir
-    if config.spool_dir and mode_of(args) == "send":
-        _check_spool_dir(config.spool_dir)
+    apply_spool_dir(args, config, sending=mode_of(args) == "send")
     _check_instance_id(config.instance_id)
     fill_id = config.instance_id  # before Delivery gives the config a stand-in
     mode = mode_of(args)
